@@ -1,0 +1,203 @@
+"""The ZeroOut environment: pick the nonzero entries of a board until every entry is zero."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+RULES = ("zero", "countdown", "in_order")
+"""Valid values of the ``rule`` argument, in the order of the DESIGN table."""
+
+
+def validate_args(size: int, max_value: int, rule: str, max_steps: int | None) -> int:
+    """Check constructor arguments shared by the single and the batched env; return the step limit."""
+    for name, value in (("size", size), ("max_value", max_value)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; valid rules: {', '.join(RULES)}")
+    if max_steps is None:
+        return default_max_steps(int(size), int(max_value), rule)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1 or None, got {max_steps!r}")
+    return int(max_steps)
+
+
+def default_max_steps(size: int, max_value: int, rule: str) -> int:
+    """Ten picks per slot, plus the ``max_value`` productive picks per slot that ``countdown`` needs.
+
+    The optimal policy needs at most ``size`` picks (``size * max_value`` under countdown), so it always
+    finishes; a policy stuck on a zero slot is cut off after a bounded, size-proportional number of steps.
+    """
+    return size * (10 + (max_value if rule == "countdown" else 0))
+
+
+class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
+    """Zero out the nonzero entries of a board of small integers.
+
+    ## Observation
+    ``Box(0, max_value, (size,), int64)``: the board.
+
+    ## Action
+    ``Discrete(size)``: the slot to pick. Python ints, numpy integer scalars and 0-d integer arrays
+    are accepted; anything else (out of range, negative, float, bool, string, None, another shape)
+    raises ``ValueError`` and leaves the state untouched.
+
+    ## Rules (``rule`` argument)
+    Picking a slot whose value is 0 pays -1 and changes nothing. Picking a nonzero slot:
+
+    | rule        | effect                                   | reward | optimal return            |
+    |-------------|------------------------------------------|--------|---------------------------|
+    | `zero`      | set it to 0                              | +1     | number of nonzero entries |
+    | `countdown` | decrement it by 1                        | +1     | sum of the entries        |
+    | `in_order`  | only the leftmost nonzero slot counts: set it to 0; any other pick pays -1 and changes nothing | +1 | number of nonzero entries |
+
+    ## Episode end
+    Terminates when every entry is 0. Truncates after ``max_steps`` steps, by default
+    ``size * 10`` (``size * (10 + max_value)`` under ``countdown``): long enough for the optimal
+    policy to finish, short enough that a policy stuck on a zero slot cannot run forever.
+    The limit is enforced by the env itself (not a ``TimeLimit`` wrapper) so that it follows ``size``.
+
+    ## Starting state
+    Each entry is drawn independently and uniformly from ``0..max_value`` with ``self.np_random``.
+    An all-zero board (probability ``(max_value + 1) ** -size``) is possible; its optimal return is 0
+    and the first step terminates it.
+
+    ## Options
+    ``reset(options={"board": b})`` starts from the given board instead of a random one.
+
+    ## Info
+    ``action_mask`` (int8, 1 where a pick is productive) on reset and every step;
+    ``optimal_return`` (the best return reachable from the start state) on reset.
+    ``action_masks()`` returns the current mask (sb3-contrib MaskablePPO convention).
+
+    ## Registered ids
+    ``ZeroOut-v0`` (10 slots, 0..9, zero), ``ZeroOutCountdown-v0`` (countdown),
+    ``ZeroOutInOrder-v0`` (in_order), ``ZeroOutLarge-v0`` (20 slots, zero).
+    ``gym.make(id, size=..., max_value=..., rule=..., max_steps=...)`` builds custom variants.
+
+    ## Version history
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        size: int = 10,
+        max_value: int = 9,
+        rule: str = "zero",
+        max_steps: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        self.max_steps = validate_args(size, max_value, rule, max_steps)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"unknown render_mode {render_mode!r}; valid: {self.metadata['render_modes']}"
+            )
+        self.size, self.max_value, self.rule = int(size), int(max_value), rule
+        self.render_mode = render_mode
+        self.observation_space = spaces.Box(0, self.max_value, (self.size,), np.int64)
+        self.action_space = spaces.Discrete(self.size)
+        self.board = np.zeros(self.size, dtype=np.int64)
+        self.steps = 0
+        self.episode_return = 0
+        self.remaining = 0  # optimal return still reachable: 0 iff the board is all zero
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        if options and "board" in options:
+            self.board = self._check_board(options["board"])
+        else:
+            self.board = self.np_random.integers(0, self.max_value + 1, self.size, dtype=np.int64)
+        self.steps = 0
+        self.episode_return = 0
+        self.remaining = self.optimal_return()
+        info = {"action_mask": self.action_masks(), "optimal_return": self.remaining}
+        if self.render_mode == "human":
+            self.render()
+        return self.board.copy(), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        slot = self._check_action(action)
+        value = int(self.board[slot])
+        productive = value != 0 and (self.rule != "in_order" or slot == self._leftmost_nonzero())
+        if productive:
+            self.board[slot] = value - 1 if self.rule == "countdown" else 0
+            self.remaining -= 1
+        reward = 1 if productive else -1
+        self.steps += 1
+        self.episode_return += reward
+        terminated = self.remaining == 0
+        truncated = not terminated and self.steps >= self.max_steps
+        if self.render_mode == "human":
+            self.render()
+        return self.board.copy(), float(reward), terminated, truncated, {
+            "action_mask": self.action_masks()
+        }
+
+    def action_masks(self) -> np.ndarray:
+        """1 where picking the slot is productive (pays +1), else 0."""
+        if self.rule == "in_order":
+            mask = np.zeros(self.size, dtype=np.int8)
+            if self.remaining:
+                mask[self._leftmost_nonzero()] = 1
+            return mask
+        return (self.board != 0).astype(np.int8)
+
+    def _leftmost_nonzero(self) -> int:
+        return int((self.board != 0).argmax())
+
+    def optimal_return(self) -> int:
+        """The best return reachable from the current board."""
+        if self.rule == "countdown":
+            return int(self.board.sum())
+        return int(np.count_nonzero(self.board))
+
+    def render(self) -> str | None:
+        text = (
+            f"[{' '.join(str(v) for v in self.board)}]  "
+            f"step {self.steps}/{self.max_steps}  return {self.episode_return}"
+        )
+        if self.render_mode == "ansi":
+            return text
+        if self.render_mode == "human":
+            print(text)
+        return None
+
+    def _check_action(self, action: Any) -> int:
+        """Return the action as a Python int, or raise ValueError naming it and the valid range."""
+        valid = f"valid actions are integers in [0, {self.size - 1}]"
+        if isinstance(action, np.ndarray):
+            if action.shape != () or not np.issubdtype(action.dtype, np.integer):
+                raise ValueError(
+                    f"invalid action {action!r} (shape {action.shape}, dtype {action.dtype}); {valid}"
+                )
+            action = action.item()
+        if isinstance(action, (bool, np.bool_)):
+            raise ValueError(f"invalid action {action!r} (a bool); {valid}")
+        try:
+            slot = operator.index(action)
+        except TypeError:
+            raise ValueError(
+                f"invalid action {action!r} (type {type(action).__name__}); {valid}"
+            ) from None
+        if not 0 <= slot < self.size:
+            raise ValueError(f"invalid action {action!r}: out of range; {valid}")
+        return slot
+
+    def _check_board(self, board: Any) -> np.ndarray:
+        board = np.asarray(board)
+        if board.shape != (self.size,) or not np.issubdtype(board.dtype, np.integer):
+            raise ValueError(
+                f"options['board'] must be {self.size} integers, got {board!r}"
+            )
+        if board.min() < 0 or board.max() > self.max_value:
+            raise ValueError(f"options['board'] entries must lie in [0, {self.max_value}]")
+        return board.astype(np.int64)

@@ -1,0 +1,26 @@
+"""Registers the ZeroOut ids with Gymnasium; runs on ``import rlzero``."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+ENV_KWARGS: dict[str, dict[str, object]] = {
+    "ZeroOut-v0": {"size": 10, "max_value": 9, "rule": "zero"},
+    "ZeroOutCountdown-v0": {"size": 10, "max_value": 9, "rule": "countdown"},
+    "ZeroOutInOrder-v0": {"size": 10, "max_value": 9, "rule": "in_order"},
+    "ZeroOutLarge-v0": {"size": 20, "max_value": 9, "rule": "zero"},
+}
+"""Every registered id and the constructor arguments it stands for."""
+
+
+def register_envs() -> None:
+    """Register every ZeroOut id (idempotent: ids already registered are left alone)."""
+    for env_id, kwargs in ENV_KWARGS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point="rlzero.envs.zero_out:ZeroOutEnv",
+            vector_entry_point="rlzero.envs.vector:ZeroOutVectorEnv",
+            kwargs=dict(kwargs),
+        )
