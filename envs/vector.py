@@ -66,9 +66,7 @@ class ZeroOutVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         self.max_steps = validate_args(size, max_value, rule, max_steps)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; valid: {self.metadata['render_modes']}"
-            )
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: {self.metadata['render_modes']}")
         self.num_envs, self.size, self.max_value, self.rule = (
             int(num_envs),
             int(size),
@@ -86,7 +84,8 @@ class ZeroOutVectorEnv(VectorEnv):
         self.generator.seed()
         # Boards live in the smallest integer dtype that holds max_value; observations are int64.
         self.board_dtype = next(
-            dt for dt in (torch.int8, torch.int16, torch.int32, torch.int64)
+            dt
+            for dt in (torch.int8, torch.int16, torch.int32, torch.int64)
             if self.max_value <= torch.iinfo(dt).max
         )
         zeros = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
@@ -195,7 +194,10 @@ class ZeroOutVectorEnv(VectorEnv):
 
     def _check_actions(self, actions: Any) -> torch.Tensor:
         """Return the actions as an int64 tensor on ``device``, or raise ValueError and change nothing."""
-        valid = f"valid actions are integer tensors of shape ({self.num_envs},) with values in [0, {self.size - 1}]"
+        valid = (
+            f"valid actions are integer tensors of shape ({self.num_envs},) "
+            f"with values in [0, {self.size - 1}]"
+        )
         if not isinstance(actions, torch.Tensor):
             try:
                 actions = torch.as_tensor(np.asarray(actions))
@@ -218,8 +220,7 @@ class ZeroOutVectorEnv(VectorEnv):
             raise ValueError(f"options['boards'] must be integers, got dtype {boards.dtype}")
         if boards.shape != (self.num_envs, self.size):
             raise ValueError(
-                f"options['boards'] must have shape ({self.num_envs}, {self.size}), "
-                f"got {tuple(boards.shape)}"
+                f"options['boards'] must have shape ({self.num_envs}, {self.size}), got {tuple(boards.shape)}"
             )
         if ((boards < 0) | (boards > self.max_value)).any():
             raise ValueError(f"options['boards'] entries must lie in [0, {self.max_value}]")

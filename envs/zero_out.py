@@ -54,7 +54,9 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     |-------------|------------------------------------------|--------|---------------------------|
     | `zero`      | set it to 0                              | +1     | number of nonzero entries |
     | `countdown` | decrement it by 1                        | +1     | sum of the entries        |
-    | `in_order`  | only the leftmost nonzero slot counts: set it to 0; any other pick pays -1 and changes nothing | +1 | number of nonzero entries |
+    | `in_order`  | leftmost nonzero slot only: set it to 0  | +1     | number of nonzero entries |
+
+    Under `in_order` a pick of any other nonzero slot also pays -1 and changes nothing.
 
     ## Episode end
     Terminates when every entry is 0. Truncates after ``max_steps`` steps, by default
@@ -96,9 +98,7 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     ) -> None:
         self.max_steps = validate_args(size, max_value, rule, max_steps)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; valid: {self.metadata['render_modes']}"
-            )
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: {self.metadata['render_modes']}")
         self.size, self.max_value, self.rule = int(size), int(max_value), rule
         self.render_mode = render_mode
         self.observation_space = spaces.Box(0, self.max_value, (self.size,), np.int64)
@@ -138,9 +138,7 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         truncated = not terminated and self.steps >= self.max_steps
         if self.render_mode == "human":
             self.render()
-        return self.board.copy(), float(reward), terminated, truncated, {
-            "action_mask": self.action_masks()
-        }
+        return self.board.copy(), float(reward), terminated, truncated, {"action_mask": self.action_masks()}
 
     def action_masks(self) -> np.ndarray:
         """1 where picking the slot is productive (pays +1), else 0."""
@@ -185,9 +183,7 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         try:
             slot = operator.index(action)
         except TypeError:
-            raise ValueError(
-                f"invalid action {action!r} (type {type(action).__name__}); {valid}"
-            ) from None
+            raise ValueError(f"invalid action {action!r} (type {type(action).__name__}); {valid}") from None
         if not 0 <= slot < self.size:
             raise ValueError(f"invalid action {action!r}: out of range; {valid}")
         return slot
@@ -195,9 +191,7 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     def _check_board(self, board: Any) -> np.ndarray:
         board = np.asarray(board)
         if board.shape != (self.size,) or not np.issubdtype(board.dtype, np.integer):
-            raise ValueError(
-                f"options['board'] must be {self.size} integers, got {board!r}"
-            )
+            raise ValueError(f"options['board'] must be {self.size} integers, got {board!r}")
         if board.min() < 0 or board.max() > self.max_value:
             raise ValueError(f"options['board'] entries must lie in [0, {self.max_value}]")
         return board.astype(np.int64)
