@@ -4,10 +4,12 @@
 ``ZeroOutLarge-v0`` with Gymnasium (``gym.register_envs(rlzero)`` keeps linters from flagging the import).
 """
 
-from rlzero.registration import ENV_KWARGS, register_envs
-
 __version__ = "0.1.0"
+
+from rlzero.registration import ENV_KWARGS, register_envs
 
 register_envs()
 
-__all__ = ["ENV_KWARGS", "__version__", "register_envs"]
+from rlzero.evaluation import EvalResult, evaluate  # noqa: E402
+
+__all__ = ["ENV_KWARGS", "EvalResult", "__version__", "evaluate", "register_envs"]

@@ -1,0 +1,1 @@
+"""From-scratch PyTorch agents and adapters for SB3 baselines."""

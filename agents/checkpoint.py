@@ -1,0 +1,91 @@
+"""Checkpoints: weights plus plain-data metadata, written atomically, loaded without unpickling code.
+
+A checkpoint is one ``torch.save`` file holding ``{"format", "metadata", "state_dicts"}``; metadata is
+JSON-like (agent, env id and kwargs, spaces, network, hyperparameters, steps, versions). Loading uses
+``torch.load(weights_only=True)``, so a file carrying arbitrary Python objects is refused, not run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+FORMAT = "rlzero-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a loadable rlzero checkpoint, or weights that do not fit a network."""
+
+
+def save_checkpoint(
+    path: str | os.PathLike, metadata: dict[str, Any], state_dicts: dict[str, dict[str, torch.Tensor]]
+) -> Path:
+    """Write atomically: a crash or Ctrl-C leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "metadata": metadata,
+        "state_dicts": {
+            name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in state_dicts.items()
+        },
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint onto ``map_location``; raise :class:`CheckpointError` on anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        if "Weights only load failed" in str(exc):
+            raise CheckpointError(
+                f"refused to load {path}: it holds Python objects other than tensors and plain data "
+                "(checkpoints are loaded with weights_only=True)"
+            ) from None
+        raise CheckpointError(f"cannot read {path}: corrupt or truncated checkpoint ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an rlzero checkpoint (expected format {FORMAT!r})")
+    return payload
+
+
+def load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str = "network") -> None:
+    """Load every tensor or none: a mismatch names the missing, unexpected and misshapen tensors."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    misshapen = [
+        f"{k} (checkpoint {tuple(state_dict[k].shape)} vs {what} {tuple(own[k].shape)})"
+        for k in sorted(set(own) & set(state_dict))
+        if own[k].shape != state_dict[k].shape
+    ]
+    problems = [
+        f"{label}: {', '.join(items)}"
+        for label, items in (
+            ("shape mismatch", misshapen),
+            ("missing", missing),
+            ("unexpected", unexpected),
+        )
+        if items
+    ]
+    if problems:
+        raise CheckpointError(f"weights do not fit the {what}: " + "; ".join(problems))
+    module.load_state_dict(state_dict)

@@ -1,0 +1,10 @@
+"""Schedules of a value over training progress."""
+
+from __future__ import annotations
+
+
+def linear_schedule(start: float, end: float, duration: int, step: int) -> float:
+    """``start`` at step 0, moving linearly to ``end`` at ``duration``, then staying there."""
+    if duration <= 0:
+        return end
+    return start + (end - start) * min(step / duration, 1.0)

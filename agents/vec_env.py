@@ -1,0 +1,124 @@
+"""Batched environments as torch tensors on the agent's device, whatever the env id.
+
+ZeroOut ids use the native :class:`~rlzero.envs.ZeroOutVectorEnv` (no host/device copies); any other
+env with a Box observation and a Discrete action (CartPole-v1, say) runs in Gymnasium's
+``SyncVectorEnv`` behind :class:`NumpyVecEnvAdapter`, which speaks the same tensor protocol.
+
+The protocol agents rely on: ``reset(seed) -> (obs, info)`` and ``step(actions) -> (obs, reward,
+terminated, truncated, info)`` with tensors on ``device``, ``SAME_STEP`` autoreset, and in ``info``:
+``final_obs`` (every row: the state right after the action, before any reset) and ``episode``
+(``r``, ``l``, ``n`` = return, length, normalized return or NaN) valid where ``_episode`` is true.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+
+def make_vec_env(
+    env_id: str,
+    num_envs: int,
+    device: torch.device,
+    env_kwargs: dict[str, Any] | None = None,
+) -> VectorEnv:
+    """Build ``num_envs`` copies of ``env_id`` that take and return tensors on ``device``."""
+    env_kwargs = dict(env_kwargs or {})
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise ValueError(f"unknown env id {env_id!r}: {exc}") from None
+    if spec.vector_entry_point == "rlzero.envs.vector:ZeroOutVectorEnv":
+        env = gym.make_vec(
+            env_id, num_envs, vectorization_mode="vector_entry_point", device=device, **env_kwargs
+        )
+    else:
+        env = NumpyVecEnvAdapter(
+            gym.make_vec(
+                env_id,
+                num_envs,
+                vectorization_mode="sync",
+                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                **env_kwargs,
+            ),
+            device,
+        )
+    check_spaces(env_id, env.single_observation_space, env.single_action_space)
+    return env
+
+
+def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:
+    """Our agents handle flat Box observations and Discrete actions; say so clearly otherwise."""
+    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+        raise ValueError(f"{env_id}: needs a flat Box observation space, got {observation_space}")
+    if not isinstance(action_space, spaces.Discrete):
+        raise ValueError(f"{env_id}: needs a Discrete action space, got {action_space}")
+
+
+class NumpyVecEnvAdapter(VectorEnv):
+    """Wraps a numpy ``SAME_STEP`` vector env so it takes and returns tensors on ``device``.
+
+    It also fills ``final_obs`` for every row and keeps episode statistics, as
+    :class:`~rlzero.envs.ZeroOutVectorEnv` does natively (normalized return is NaN: no optimum known).
+    """
+
+    def __init__(self, env: VectorEnv, device: torch.device) -> None:
+        if env.metadata.get("autoreset_mode") != AutoresetMode.SAME_STEP:
+            raise ValueError("NumpyVecEnvAdapter needs a vector env in AutoresetMode.SAME_STEP")
+        self.env, self.device = env, device
+        self.num_envs = env.num_envs
+        self.single_observation_space = env.single_observation_space
+        self.single_action_space = env.single_action_space
+        self.observation_space, self.action_space = env.observation_space, env.action_space
+        self.metadata = env.metadata
+        self.returns = np.zeros(self.num_envs, dtype=np.float64)
+        self.lengths = np.zeros(self.num_envs, dtype=np.int64)
+
+    def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+        return torch.as_tensor(array, dtype=dtype).to(self.device)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        obs, _ = self.env.reset(seed=seed, options=options)
+        self.returns[:] = 0
+        self.lengths[:] = 0
+        return self._tensor(obs), {}
+
+    def step(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        obs, rewards, terminated, truncated, info = self.env.step(actions.cpu().numpy())
+        done = terminated | truncated
+        self.returns += rewards
+        self.lengths += 1
+        final_obs = obs.copy()
+        for i in np.flatnonzero(done):
+            final_obs[i] = info["final_obs"][i]
+        out = {
+            "final_obs": self._tensor(final_obs),
+            "_final_obs": self._tensor(done),
+            "episode": {
+                "r": self._tensor(self.returns, torch.float32),
+                "l": self._tensor(self.lengths),
+                "n": torch.full((self.num_envs,), torch.nan, device=self.device),
+            },
+            "_episode": self._tensor(done),
+        }
+        self.returns[done] = 0
+        self.lengths[done] = 0
+        return (
+            self._tensor(obs),
+            self._tensor(rewards, torch.float32),
+            self._tensor(terminated),
+            self._tensor(truncated),
+            out,
+        )
+
+    def close(self, **kwargs: Any) -> None:
+        self.env.close(**kwargs)

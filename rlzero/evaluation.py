@@ -1,0 +1,116 @@
+"""The evaluation protocol: one function for custom agents, SB3 models and scripted policies.
+
+``evaluate(policy, env_id)`` plays ``n_episodes`` episodes with deterministic actions on fresh seeds
+(``seed``, ``seed + 1``, ...; the default lies far from the small training seeds) and reports mean
+return, mean normalized return (episode return / that episode's ``optimal_return``, skipping an
+all-zero start), mean length and success rate (share of episodes that reach the optimum). "Solved"
+means a mean normalized return >= 0.99 over 100 episodes. Envs without ``optimal_return`` in their
+reset info (CartPole-v1, say) report return and length only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+EVAL_SEED = 1_000_000
+"""First evaluation seed: episode i starts from seed EVAL_SEED + i, never a training seed."""
+
+SOLVED_THRESHOLD = 0.99
+"""Mean normalized return over 100 episodes at or above which a ZeroOut task counts as solved."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalResult:
+    n_episodes: int
+    mean_return: float
+    mean_length: float
+    mean_normalized_return: float | None
+    success_rate: float | None
+
+    @property
+    def solved(self) -> bool:
+        return self.mean_normalized_return is not None and self.mean_normalized_return >= SOLVED_THRESHOLD
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def as_action_fn(policy: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Anything with SB3's ``predict`` (our agents, SB3 models), or a callable ``obs_batch -> actions``."""
+    if hasattr(policy, "predict"):
+        return lambda obs: np.asarray(policy.predict(obs, deterministic=True)[0])
+    if callable(policy):
+        return lambda obs: np.asarray(policy(obs))
+    raise TypeError(f"policy must have a predict method or be callable, got {type(policy).__name__}")
+
+
+def evaluate(
+    policy: Any,
+    env_id: str,
+    n_episodes: int = 100,
+    seed: int = EVAL_SEED,
+    env_kwargs: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Play ``n_episodes`` episodes (one per env copy, stepped together) with deterministic actions."""
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    act = as_action_fn(policy)
+    envs = gym.make_vec(env_id, n_episodes, vectorization_mode="sync", **(env_kwargs or {}))
+    try:
+        obs, info = envs.reset(seed=seed)
+        optimal = np.asarray(info["optimal_return"], dtype=np.float64) if "optimal_return" in info else None
+        returns = np.zeros(n_episodes)
+        lengths = np.zeros(n_episodes, dtype=np.int64)
+        running = np.ones(n_episodes, dtype=bool)
+        while running.any():
+            obs, rewards, terminated, truncated, _ = envs.step(act(obs).reshape(n_episodes))
+            returns += rewards * running
+            lengths += running
+            running &= ~(terminated | truncated)
+    finally:
+        envs.close()
+    normalized = success = None
+    if optimal is not None:
+        scored = optimal > 0
+        if scored.any():
+            normalized = float(np.mean(returns[scored] / optimal[scored]))
+            success = float(np.mean(returns[scored] >= optimal[scored]))
+    return EvalResult(
+        n_episodes=n_episodes,
+        mean_return=float(returns.mean()),
+        mean_length=float(lengths.mean()),
+        mean_normalized_return=normalized,
+        success_rate=success,
+    )
+
+
+def render_episode(policy: Any, env_id: str, seed: int = EVAL_SEED, env_kwargs: dict | None = None) -> str:
+    """One deterministic episode rendered as text, a frame per line."""
+    act = as_action_fn(policy)
+    env = gym.make(env_id, render_mode="ansi", **(env_kwargs or {}))
+    obs, _ = env.reset(seed=seed)
+    frames = [env.render()]
+    done = False
+    while not done:
+        obs, _, terminated, truncated, _ = env.step(act(obs[None])[0])
+        frames.append(env.render())
+        done = terminated or truncated
+    env.close()
+    return "\n".join(str(f) for f in frames)
+
+
+def format_result(result: EvalResult) -> str:
+    """One readable line of the figures that exist."""
+    parts = [f"episodes {result.n_episodes}", f"mean return {result.mean_return:.3f}"]
+    if result.mean_normalized_return is not None and not math.isnan(result.mean_normalized_return):
+        parts.append(f"normalized {result.mean_normalized_return:.3f}")
+    if result.success_rate is not None:
+        parts.append(f"success {result.success_rate:.2f}")
+    parts.append(f"mean length {result.mean_length:.1f}")
+    return ", ".join(parts)
