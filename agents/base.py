@@ -181,13 +181,17 @@ class Agent(ABC):
     def load(cls: type[AgentT], path: str | Path, device: str | torch.device = "auto") -> AgentT:
         """Rebuild an agent from a checkpoint on ``device`` (a CUDA checkpoint loads on CPU)."""
         resolved = resolve_device(device)
-        payload = load_checkpoint(path, map_location=resolved)
+        return cls.from_checkpoint(load_checkpoint(path, map_location=resolved), resolved)
+
+    @classmethod
+    def from_checkpoint(cls: type[AgentT], payload: Mapping[str, Any], device: torch.device) -> AgentT:
+        """Rebuild an agent from a loaded checkpoint payload (see :func:`load_checkpoint`)."""
         meta = payload["metadata"]
         if meta.get("agent") != cls.name:
-            raise CheckpointError(f"{path} holds a {meta.get('agent')!r} agent, not {cls.name!r}")
+            raise CheckpointError(f"checkpoint holds a {meta.get('agent')!r} agent, not {cls.name!r}")
         agent = cls(
             meta["env_id"],
-            device=resolved,
+            device=device,
             seed=meta["seed"],
             env_kwargs=meta["env_kwargs"],
             **meta["hparams"],

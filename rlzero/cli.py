@@ -1,0 +1,116 @@
+"""What the command-line tools share: one-line usage errors and typed ``key=value`` parsing."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import sys
+import typing
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import gymnasium as gym
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported on one line, exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports misuse on a single line (no usage dump, no traceback) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """Exit 2 with ``message`` on one line."""
+    parser.error(" ".join(str(message).split()))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0 (underscores allowed, as in 100_000)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def split_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; a pair without ``=`` is a UsageError."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag} expects key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_literal(text: str) -> Any:
+    """A Python literal where the text is one (``3``, ``0.5``, ``True``, ``[64, 64]``), else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_env_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
+    """``--env-kwargs size=12 rule=countdown`` as constructor arguments."""
+    return {k: parse_literal(v) for k, v in split_pairs(pairs, "--env-kwargs").items()}
+
+
+def parse_hparams(pairs: Sequence[str], config_class: type) -> dict[str, Any]:
+    """``--set key=value`` checked against the agent's hyperparameter dataclass and its field types."""
+    hints = typing.get_type_hints(config_class)
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    out: dict[str, Any] = {}
+    for key, text in split_pairs(pairs, "--set").items():
+        if key not in fields:
+            raise UsageError(f"--set: unknown hyperparameter {key!r}; valid: {', '.join(sorted(fields))}")
+        out[key] = convert(text, hints[key], f"--set {key}")
+    return out
+
+
+def convert(text: str, hint: Any, where: str) -> Any:
+    """Convert ``text`` to the annotated type (int, float, bool, str, tuple of ints)."""
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise ValueError
+            return lowered in ("true", "1")
+        if hint is int:
+            return int(text.replace("_", ""))
+        if hint is float:
+            return float(text)
+        if origin is tuple:
+            items = text.strip("()[] ").split(",")
+            return tuple(int(x) for x in items if x.strip())
+        if hint is str:
+            return text
+    except ValueError:
+        pass
+    expected = getattr(hint, "__name__", str(hint))
+    raise UsageError(f"{where}: expected {expected}, got {text!r}")
+
+
+def check_env_id(env_id: str) -> None:
+    """A UsageError naming the rlzero ids unless ``env_id`` is registered with Gymnasium."""
+    from rlzero.registration import ENV_KWARGS
+
+    if env_id not in gym.registry:
+        raise UsageError(
+            f"unknown env {env_id!r}; rlzero ids: {', '.join(ENV_KWARGS)} "
+            "(or any registered Gymnasium id with a Box observation and a Discrete action)"
+        )
+
+
+def report(message: str) -> None:
+    """Print a status line on stderr."""
+    print(message, file=sys.stderr, flush=True)
