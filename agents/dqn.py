@@ -86,7 +86,7 @@ class DQN(Agent):
         self.q_net = build_network(cfg.net_arch, self.observation_space, self.n_actions, cfg.hidden_sizes)
         self.q_net.to(self.device)
         self.target_net = copy.deepcopy(self.q_net)
-        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, foreach=True)
         self.exploration_rate = cfg.exploration_initial_eps
 
     @property
@@ -159,6 +159,6 @@ class DQN(Agent):
         loss = F.smooth_l1_loss(q, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm)
+        nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
         return {"losses/td_loss": loss.detach(), "losses/q_values": q.detach().mean()}
