@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -168,6 +169,15 @@ class Agent(ABC):
         return save_checkpoint(
             path, self.metadata(), {name: net.state_dict() for name, net in self.networks.items()}
         )
+
+    @classmethod
+    def hparam_types(cls) -> dict[str, Any]:
+        """``--set`` names and their annotated types, from the hyperparameter dataclass."""
+        return typing.get_type_hints(cls.config_class)
+
+    def init_from(self, path: str | Path) -> None:
+        """Start from the weights of a checkpoint (any agent of the same kind and architecture)."""
+        self.load_weights(load_checkpoint(path, map_location=self.device)["state_dicts"])
 
     def load_weights(self, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
         """Load every network's weights; a missing or misshapen tensor is a CheckpointError."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import sys
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 import gymnasium as gym
@@ -64,15 +63,13 @@ def parse_env_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
     return {k: parse_literal(v) for k, v in split_pairs(pairs, "--env-kwargs").items()}
 
 
-def parse_hparams(pairs: Sequence[str], config_class: type) -> dict[str, Any]:
-    """``--set key=value`` checked against the agent's hyperparameter dataclass and its field types."""
-    hints = typing.get_type_hints(config_class)
-    fields = {f.name for f in dataclasses.fields(config_class)}
+def parse_hparams(pairs: Sequence[str], types: Mapping[str, Any]) -> dict[str, Any]:
+    """``--set key=value`` checked against an agent's hyperparameter names and types."""
     out: dict[str, Any] = {}
     for key, text in split_pairs(pairs, "--set").items():
-        if key not in fields:
-            raise UsageError(f"--set: unknown hyperparameter {key!r}; valid: {', '.join(sorted(fields))}")
-        out[key] = convert(text, hints[key], f"--set {key}")
+        if key not in types:
+            raise UsageError(f"--set: unknown hyperparameter {key!r}; valid: {', '.join(sorted(types))}")
+        out[key] = convert(text, types[key], f"--set {key}")
     return out
 
 

@@ -19,9 +19,8 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 import rlzero
-from rlzero.agents import AGENTS, Agent
+from rlzero.agents import AGENTS, Agent, SB3Agent
 from rlzero.agents.callbacks import CallbackList
-from rlzero.agents.checkpoint import load_checkpoint
 from rlzero.agents.device import DEVICE_CHOICES
 from rlzero.callbacks import EvalCallback, ProgressCallback, TensorBoardCallback
 from rlzero.cli import (
@@ -72,6 +71,13 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--num-envs", type=positive_int, default=None, help="envs stepped together (overrides --set)"
     )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch CPU threads (default 1: the networks are small, and one thread per run avoids "
+        "oversubscribing cores when several runs share a machine)",
+    )
     parser.add_argument("--logdir", default="runs", help="parent folder of the run directory")
     parser.add_argument(
         "--set",
@@ -95,11 +101,11 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def make_agent(args: Any) -> Agent:
+def make_agent(args: Any) -> Agent | SB3Agent:
     """Build the agent the flags describe; bad input raises UsageError with one clear line."""
     check_env_id(args.env)
     agent_class = AGENTS[args.agent]
-    hparams = parse_hparams(args.hparams, agent_class.config_class)
+    hparams = parse_hparams(args.hparams, agent_class.hparam_types())
     if args.num_envs is not None:
         hparams["num_envs"] = args.num_envs
     try:
@@ -111,14 +117,14 @@ def make_agent(args: Any) -> Agent:
             **hparams,
         )
         if args.init_from:
-            agent.load_weights(load_checkpoint(args.init_from, map_location=agent.device)["state_dicts"])
+            agent.init_from(args.init_from)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
     return agent
 
 
 def train_agent(
-    agent: Agent,
+    agent: Agent | SB3Agent,
     total_timesteps: int,
     run_dir: Path,
     eval_freq: int,
@@ -169,6 +175,7 @@ def train_agent(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     try:
         agent = make_agent(args)
     except UsageError as exc:

@@ -1,0 +1,251 @@
+"""Stable-Baselines3 baselines behind rlzero's agent API: ``sb3-dqn``, ``sb3-ppo``, ``sb3-a2c``.
+
+The adapter runs SB3 as SB3 runs itself (its ``DummyVecEnv`` with ``Monitor``, its defaults) and
+only translates at the edges: our callbacks see SB3's progress with the same CleanRL tags as our
+agents, and ``rlzero.evaluate`` scores both the same way.
+
+Hyperparameters are SB3's defaults, with one documented exception: ``num_envs`` defaults to 8 for
+A2C (its n_steps=5 rollouts are meant to be batched over envs, as rl-zoo3 does for classic control)
+and to 1 for DQN and PPO.
+
+Checkpoints are SB3's own ``.zip`` with an extra ``rlzero.json`` entry (env id, kwargs, seed,
+hyperparameters). Loading rebuilds the model from that JSON and reads the weights with SB3's
+``set_parameters``, which uses ``torch.load(weights_only=True)``: SB3's own ``load`` would
+unpickle the cloudpickled entries of the zip, which is how arbitrary code gets run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import stable_baselines3 as sb3
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+
+from rlzero.agents.callbacks import Callback
+from rlzero.agents.checkpoint import CheckpointError
+from rlzero.agents.device import resolve_device
+
+METADATA_ENTRY = "rlzero.json"
+
+
+class NormalizedReturnInfo(gym.Wrapper):
+    """Adds ``normalized_return`` to the info of an episode's last step, where the env knows its optimum."""
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self.optimal = info.get("optimal_return")
+        self.episode_return = 0.0
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.episode_return += float(reward)
+        if (terminated or truncated) and self.optimal:
+            info["normalized_return"] = self.episode_return / self.optimal
+        return obs, reward, terminated, truncated, info
+
+
+class _Bridge(BaseCallback):
+    """Feeds SB3's training progress to an rlzero :class:`Callback`."""
+
+    def __init__(self, agent: SB3Agent, callback: Callback, log_interval: int, total: int) -> None:
+        super().__init__()
+        self.agent, self.rl_callback, self.log_interval, self.total = agent, callback, log_interval, total
+        self.returns: list[float] = []
+        self.lengths: list[int] = []
+        self.normalized: list[float] = []
+
+    def _on_training_start(self) -> None:
+        self.next_log = self.num_timesteps + self.log_interval
+        self.start_steps, self.start_time = self.num_timesteps, time.perf_counter()
+        self.rl_callback.on_training_start(self.agent, self.total)
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", []):
+            if "episode" in info:
+                self.returns.append(float(info["episode"]["r"]))
+                self.lengths.append(int(info["episode"]["l"]))
+            if "normalized_return" in info:
+                self.normalized.append(info["normalized_return"])
+        metrics: dict[str, float] = {}
+        if self.num_timesteps >= self.next_log:
+            self.next_log += self.log_interval
+            metrics = self._metrics()
+        return self.rl_callback.on_step(self.num_timesteps, metrics)
+
+    def _metrics(self) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for tag, values in (
+            ("charts/episodic_return", self.returns),
+            ("charts/episodic_length", self.lengths),
+            ("charts/normalized_return", self.normalized),
+        ):
+            if values:
+                metrics[tag] = float(np.mean(values))
+            values.clear()
+        logged = self.model.logger.name_to_value
+        for key, value in logged.items():
+            if key.startswith("train/"):
+                metrics[f"losses/{key.removeprefix('train/')}"] = float(value)
+        elapsed = max(time.perf_counter() - self.start_time, 1e-9)
+        metrics["charts/SPS"] = (self.num_timesteps - self.start_steps) / elapsed
+        return metrics
+
+    def _on_training_end(self) -> None:
+        self.rl_callback.on_training_end()
+
+
+class SB3Agent:
+    """An SB3 algorithm with rlzero's agent API (``learn``, ``predict``, ``save``, ``load``)."""
+
+    name: ClassVar[str]
+    algo_class: ClassVar[type[BaseAlgorithm]]
+    default_num_envs: ClassVar[int] = 1
+    default_timesteps: ClassVar[int] = 100_000
+
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        device: str | torch.device = "auto",
+        seed: int = 0,
+        env_kwargs: Mapping[str, Any] | None = None,
+        **hparams: Any,
+    ) -> None:
+        self.env_id, self.env_kwargs, self.seed = env_id, dict(env_kwargs or {}), int(seed)
+        self.device = resolve_device(device)
+        self.hparams = dict(hparams)
+        self.num_envs = int(self.hparams.pop("num_envs", self.default_num_envs))
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be > 0, got {self.num_envs}")
+        self.env = make_vec_env(
+            env_id,
+            n_envs=self.num_envs,
+            seed=self.seed,
+            env_kwargs={"render_mode": None, **self.env_kwargs},  # SB3 asks for rgb_array otherwise
+            wrapper_class=NormalizedReturnInfo,
+        )
+        try:
+            self.model = self.algo_class(
+                "MlpPolicy", self.env, seed=self.seed, device=self.device, verbose=0, **self.hparams
+            )
+        except TypeError as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
+
+    @classmethod
+    def hparam_types(cls) -> dict[str, type]:
+        """``--set`` names and types: the SB3 constructor's keyword arguments with simple defaults."""
+        types: dict[str, type] = {"num_envs": int}
+        for name, param in inspect.signature(cls.algo_class.__init__).parameters.items():
+            if name in ("device", "seed", "verbose") or name.startswith("_"):
+                continue
+            if type(param.default) in (int, float, bool, str):
+                types[name] = type(param.default)
+        return types
+
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def init_from(self, path: str | Path) -> None:
+        """Start from the weights of a checkpoint saved by the same kind of agent."""
+        self.read_metadata(path)
+        try:
+            self.model.set_parameters(str(path), exact_match=True, device=self.device)
+        except Exception as exc:
+            raise CheckpointError(f"cannot load the weights in {path}: {exc}") from None
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"num_envs": self.num_envs, **self.hparams}
+
+    def learn(
+        self, total_timesteps: int, callback: Callback | None = None, log_interval: int = 10_000
+    ) -> SB3Agent:
+        bridge = _Bridge(self, callback or Callback(), log_interval, total_timesteps)
+        self.model.learn(total_timesteps, callback=bridge, reset_num_timesteps=False)
+        return self
+
+    def predict(self, obs: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
+        actions, _ = self.model.predict(np.asarray(obs), deterministic=deterministic)
+        return actions, None
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "agent": self.name,
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "seed": self.seed,
+            "hparams": self.config_dict(),
+            "num_timesteps": self.num_timesteps,
+            "versions": {"stable_baselines3": sb3.__version__, "torch": torch.__version__},
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """SB3's zip plus ``rlzero.json``, written to a temp file and renamed into place."""
+        path = Path(path).with_suffix(".zip")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".zip", dir=path.parent)
+        os.close(fd)
+        try:
+            self.model.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(METADATA_ENTRY, json.dumps(self.metadata()))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def read_metadata(cls, path: str | Path) -> dict[str, Any]:
+        """The ``rlzero.json`` entry of a zip saved by :meth:`save` (plain JSON, nothing unpickled)."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return json.loads(archive.read(METADATA_ENTRY))
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{path} is not an rlzero SB3 checkpoint ({exc})") from None
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "auto") -> SB3Agent:
+        meta = cls.read_metadata(path)
+        agent_class = SB3_AGENTS.get(meta.get("agent", ""))
+        if agent_class is None or (cls is not SB3Agent and agent_class is not cls):
+            raise CheckpointError(f"{path} holds a {meta.get('agent')!r} agent, not {cls.name!r}")
+        agent = agent_class(
+            meta["env_id"], device=device, seed=meta["seed"], env_kwargs=meta["env_kwargs"], **meta["hparams"]
+        )
+        agent.init_from(path)
+        agent.model.num_timesteps = int(meta["num_timesteps"])
+        return agent
+
+
+class SB3DQN(SB3Agent):
+    name = "sb3-dqn"
+    algo_class = sb3.DQN
+
+
+class SB3PPO(SB3Agent):
+    name = "sb3-ppo"
+    algo_class = sb3.PPO
+
+
+class SB3A2C(SB3Agent):
+    name = "sb3-a2c"
+    algo_class = sb3.A2C
+    default_num_envs = 8
+
+
+SB3_AGENTS: dict[str, type[SB3Agent]] = {cls.name: cls for cls in (SB3DQN, SB3PPO, SB3A2C)}
