@@ -170,6 +170,9 @@ class Agent(ABC):
             path, self.metadata(), {name: net.state_dict() for name, net in self.networks.items()}
         )
 
+    def after_transfer(self) -> None:  # noqa: B027 (an optional hook, not an abstract one)
+        """Called once pretrained weights are in place (see :mod:`rlzero.agents.transfer`)."""
+
     @classmethod
     def hparam_types(cls) -> dict[str, Any]:
         """``--set`` names and their annotated types, from the hyperparameter dataclass."""

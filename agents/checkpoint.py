@@ -7,6 +7,7 @@ JSON-like (agent, env id and kwargs, spaces, network, hyperparameters, steps, ve
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -30,7 +31,9 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
-        "metadata": metadata,
+        # A JSON round trip keeps metadata to plain types (a str subclass such as torch's
+        # TorchVersion would otherwise be pickled as a class that weights_only loading refuses).
+        "metadata": json.loads(json.dumps(metadata)),
         "state_dicts": {
             name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in state_dicts.items()
         },

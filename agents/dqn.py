@@ -93,6 +93,10 @@ class DQN(Agent):
     def networks(self) -> dict[str, nn.Module]:
         return {"q_net": self.q_net, "target_net": self.target_net}
 
+    def after_transfer(self) -> None:
+        """Start the target network from the transferred online network."""
+        self.target_net.load_state_dict(self.q_net.state_dict())
+
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         greedy = self.q_net(obs).argmax(dim=1)
         if deterministic:

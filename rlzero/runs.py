@@ -12,9 +12,9 @@ from typing import Any
 CHECKPOINT_NAME = "model.pt"
 
 
-def make_run_dir(logdir: str | Path, env_id: str, agent: str, seed: int) -> Path:
-    """Create a fresh run directory named CleanRL-style; never reuse an existing one."""
-    base = f"{env_id}__{agent}__{seed}__{int(time.time())}"
+def make_run_dir(logdir: str | Path, *name_parts: object) -> Path:
+    """Create ``logdir/<part>__<part>__...__<unix time>`` (CleanRL-style); never reuse one."""
+    base = "__".join([*(str(p) for p in name_parts), str(int(time.time()))])
     for suffix in ["", *(f"_{i}" for i in range(1, 1000))]:
         path = Path(logdir) / f"{base}{suffix}"
         try:

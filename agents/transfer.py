@@ -1,0 +1,82 @@
+"""Moving pretrained weights into a fresh agent: the three fine-tuning strategies.
+
+Every network of an agent has a body (``features``, plus the observation ``encoder``) and an output
+layer (``head``). A strategy says which tensors come from the pretrained checkpoint and which train:
+
+| strategy | loaded from the checkpoint | trains |
+|----------|----------------------------|--------|
+| `full`   | every tensor               | every tensor (at the fine-tuning learning rate) |
+| `freeze` | every tensor               | the head only; the body is frozen |
+| `head`   | every tensor but the head (re-initialised) | every tensor |
+
+Shapes must match exactly (use the size-agnostic ``slot`` network to move between board sizes); a
+mismatch is a :class:`CheckpointError` naming the tensors, never a silent partial load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from rlzero.agents.base import Agent
+from rlzero.agents.checkpoint import CheckpointError, load_weights
+
+STRATEGIES = ("full", "freeze", "head")
+HEAD_PREFIX = "head."
+
+
+def is_head(name: str) -> bool:
+    """Whether a parameter or buffer name belongs to a network's output layer."""
+    return name.startswith(HEAD_PREFIX)
+
+
+@dataclass
+class TransferReport:
+    """Which tensors moved, which were re-initialised, and which train, per network."""
+
+    loaded: dict[str, list[str]] = field(default_factory=dict)
+    reinitialised: dict[str, list[str]] = field(default_factory=dict)
+    frozen: dict[str, list[str]] = field(default_factory=dict)
+    trainable: dict[str, list[str]] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = []
+        for net in self.loaded:
+            out.append(
+                f"{net}: loaded {len(self.loaded[net])} tensors, re-initialised "
+                f"{self.reinitialised[net] or 'none'}, frozen {self.frozen[net] or 'none'}"
+            )
+        return out
+
+
+def transfer(
+    agent: Agent, state_dicts: Mapping[str, Mapping[str, torch.Tensor]], strategy: str
+) -> TransferReport:
+    """Load pretrained weights into ``agent`` according to ``strategy`` (see the module table)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    missing = sorted(set(agent.networks) - set(state_dicts))
+    if missing:
+        raise CheckpointError(f"checkpoint has no weights for {', '.join(missing)} of agent {agent.name}")
+    report = TransferReport()
+    for name, net in agent.networks.items():
+        incoming = dict(state_dicts[name])
+        if strategy == "head":
+            own = net.state_dict()
+            incoming.update({k: v for k, v in own.items() if is_head(k)})
+        load_weights(net, incoming, what=f"{agent.name} {name}")
+        report.loaded[name] = [k for k in incoming if strategy != "head" or not is_head(k)]
+        report.reinitialised[name] = [k for k in incoming if strategy == "head" and is_head(k)]
+        for param_name, param in net.named_parameters():
+            param.requires_grad_(strategy != "freeze" or is_head(param_name))
+        report.frozen[name] = frozen_parameters(net)
+        report.trainable[name] = [n for n, p in net.named_parameters() if p.requires_grad]
+    agent.after_transfer()
+    return report
+
+
+def frozen_parameters(net: nn.Module) -> list[str]:
+    return [n for n, p in net.named_parameters() if not p.requires_grad]

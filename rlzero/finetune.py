@@ -1,0 +1,231 @@
+"""``python -m rlzero.finetune``: pretrain on one ZeroOut variant, fine-tune on another, measure the gain.
+
+For each seed it fine-tunes the pretrained weights on the target (strategy ``full``, ``freeze`` or
+``head``, see :mod:`rlzero.agents.transfer`) and, as the control, trains the same agent from scratch
+on the target with the same budget. Both use the agent's default hyperparameters (plus ``--set``);
+the fine-tuned run alone uses ``--lr`` (default: a third of the agent's learning rate). The run
+directory holds the pretraining run (unless ``--pretrained`` is given), one run per seed and arm,
+``transfer_report.json`` and ``transfer_curves.png``.
+
+Report figures, per seed and aggregated (median, min, max) for fine-tuned and scratch:
+``jumpstart`` (normalized return on the target before any update), ``steps_to_solved`` (env steps
+at the first evaluation >= 0.99; None if never), ``auc`` (mean normalized return over the
+evaluations, i.e. the area under the curve divided by the budget) and ``final``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlzero.agents import Agent
+from rlzero.agents.checkpoint import load_checkpoint
+from rlzero.agents.device import DEVICE_CHOICES, resolve_device
+from rlzero.agents.dqn import DQN
+from rlzero.agents.transfer import STRATEGIES, transfer
+from rlzero.cli import (
+    ArgumentParser,
+    UsageError,
+    check_env_id,
+    fail,
+    parse_hparams,
+    positive_int,
+    report,
+)
+from rlzero.evaluation import SOLVED_THRESHOLD
+from rlzero.plots import curve_values, plot_curves
+from rlzero.runs import make_run_dir, write_json
+from rlzero.train import train_agent
+
+FINETUNE_AGENTS: dict[str, type[Agent]] = {"dqn": DQN}
+"""Agents whose weights the pipeline moves (our own: SB3 agents go through benchmarks/transfer.py)."""
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="python -m rlzero.finetune",
+        description="Pretrain on a source env (or load --pretrained), fine-tune on a target env, and "
+        "compare against training from scratch with the same budget.",
+    )
+    parser.add_argument("--agent", required=True, choices=list(FINETUNE_AGENTS), help="which agent")
+    parser.add_argument("--source", default="ZeroOut-v0", help="env to pretrain on (default ZeroOut-v0)")
+    parser.add_argument("--target", default="ZeroOutInOrder-v0", help="env to fine-tune on")
+    parser.add_argument("--pretrained", metavar="CKPT", help="skip pretraining: start from this checkpoint")
+    parser.add_argument(
+        "--strategy", default="full", choices=STRATEGIES, help="full, freeze (body frozen) or head"
+    )
+    parser.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
+    parser.add_argument(
+        "--total-timesteps", type=positive_int, default=None, help="env steps per arm and seed"
+    )
+    parser.add_argument(
+        "--pretrain-timesteps", type=positive_int, default=None, help="env steps of pretraining"
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto picks CUDA")
+    parser.add_argument("--logdir", default="runs", help="parent folder of the run directory")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="K=V", dest="hparams", help="hyperparameter overrides"
+    )
+    parser.add_argument("--eval-freq", type=positive_int, default=None, help="env steps between evals")
+    parser.add_argument("--eval-episodes", type=positive_int, default=100, help="episodes per evaluation")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def summarize_arm(history: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Jumpstart, steps to solved, AUC and final figure of one run's evaluation curve."""
+    values = [curve_values(row) for row in history]
+    solved_at = next(
+        (row["env_steps"] for row, v in zip(history, values, strict=True) if v >= SOLVED_THRESHOLD), None
+    )
+    return {
+        "jumpstart": values[0],
+        "steps_to_solved": solved_at,
+        "auc": sum(values) / len(values),
+        "final": values[-1],
+    }
+
+
+def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Median, min and max over seeds of every figure; steps to solved counts the seeds that got there."""
+    out: dict[str, Any] = {}
+    for key in ("jumpstart", "steps_to_solved", "auc", "final"):
+        values = [s[key] for s in per_seed if s[key] is not None]
+        out[key] = {
+            "median": statistics.median(values) if values else None,
+            "min": min(values) if values else None,
+            "max": max(values) if values else None,
+            "n": len(values),
+        }
+    return out
+
+
+def verdict(finetuned: dict[str, Any], scratch: dict[str, Any], n_seeds: int) -> str:
+    """One sentence: does fine-tuning reach solved in at most half the env steps of scratch?"""
+    ft, sc = finetuned["steps_to_solved"], scratch["steps_to_solved"]
+    if ft["n"] * 2 <= n_seeds:
+        return f"fine-tuning reached solved on only {ft['n']}/{n_seeds} seeds"
+    if sc["n"] * 2 <= n_seeds:
+        return f"fine-tuning solved on {ft['n']}/{n_seeds} seeds; scratch only on {sc['n']}/{n_seeds}"
+    ratio = ft["median"] / sc["median"] if sc["median"] else float("inf")
+    half = "at most half" if ratio <= 0.5 else "more than half"
+    return (
+        f"fine-tuned median steps to solved {ft['median']:.0f} vs scratch {sc['median']:.0f} "
+        f"(ratio {ratio:.2f}: {half} of scratch)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    agent_class = FINETUNE_AGENTS[args.agent]
+    try:
+        for env_id in (args.source, args.target):
+            check_env_id(env_id)
+        device = resolve_device(args.device)
+        hparams = parse_hparams(args.hparams, agent_class.hparam_types())
+        payload = load_checkpoint(args.pretrained, map_location=device) if args.pretrained else None
+    except (UsageError, ValueError, FileNotFoundError) as exc:
+        fail(parser, str(exc))
+    default_lr = agent_class.config_class().learning_rate
+    lr = args.lr if args.lr is not None else default_lr / 3
+    total = args.total_timesteps or agent_class.default_timesteps
+    eval_freq = args.eval_freq or max(total // 20, 1)
+    progress = not args.no_progress and sys.stderr.isatty()
+    run_dir = make_run_dir(args.logdir, args.target, f"finetune-{args.agent}-{args.strategy}", args.source)
+    report(f"run directory: {run_dir}")
+
+    def run(arm: str, agent: Agent, budget: int) -> dict[str, Any]:
+        arm_dir = run_dir / arm
+        arm_dir.mkdir()
+        result = train_agent(
+            agent, budget, arm_dir, eval_freq, args.eval_episodes, progress=progress, eval_at_start=True
+        )
+        if result.interrupted:
+            raise KeyboardInterrupt
+        return result.summary
+
+    try:
+        if payload is None:
+            report(f"pretraining {args.agent} on {args.source}")
+            source_agent = agent_class(args.source, device=device, seed=args.seeds[0], **hparams)
+            pretrain = run("pretrain", source_agent, args.pretrain_timesteps or agent_class.default_timesteps)
+            payload = load_checkpoint(pretrain["checkpoint"], map_location=device)
+        seeds: list[dict[str, Any]] = []
+        for seed in args.seeds:
+            agent = agent_class(args.target, device=device, seed=seed, **{**hparams, "learning_rate": lr})
+            try:
+                moved = transfer(agent, payload["state_dicts"], args.strategy)
+            except ValueError as exc:
+                fail(parser, str(exc))
+            for line in moved.lines():
+                report(f"seed {seed} transfer ({args.strategy}): {line}")
+            finetuned = run(f"finetune_seed{seed}", agent, total)
+            scratch = run(
+                f"scratch_seed{seed}", agent_class(args.target, device=device, seed=seed, **hparams), total
+            )
+            seeds.append(
+                {
+                    "seed": seed,
+                    "transfer": {
+                        "loaded": moved.loaded,
+                        "reinitialised": moved.reinitialised,
+                        "frozen": moved.frozen,
+                    },
+                    "finetuned": summarize_arm(finetuned["evaluations"]),
+                    "scratch": summarize_arm(scratch["evaluations"]),
+                    "curves": {"finetuned": finetuned["evaluations"], "scratch": scratch["evaluations"]},
+                }
+            )
+    except KeyboardInterrupt:
+        report("interrupted")
+        return 130
+
+    aggregated = {arm: aggregate([s[arm] for s in seeds]) for arm in ("finetuned", "scratch")}
+    summary = {
+        "agent": args.agent,
+        "source": args.source,
+        "target": args.target,
+        "strategy": args.strategy,
+        "learning_rate": lr,
+        "total_timesteps": total,
+        "eval_freq": eval_freq,
+        "device": str(device),
+        "pretrained": args.pretrained or str(run_dir / "pretrain"),
+        "hparams": hparams,
+        "aggregate": aggregated,
+        "verdict": verdict(aggregated["finetuned"], aggregated["scratch"], len(seeds)),
+        "seeds": seeds,
+    }
+    write_json(run_dir / "transfer_report.json", summary)
+    plot_curves(
+        {
+            f"fine-tuned ({args.strategy})": [s["curves"]["finetuned"] for s in seeds],
+            "from scratch": [s["curves"]["scratch"] for s in seeds],
+        },
+        run_dir / "transfer_curves.png",
+        title=f"{args.agent}: {args.source} -> {args.target}",
+        threshold=SOLVED_THRESHOLD,
+    )
+    for arm in ("finetuned", "scratch"):
+        figures = aggregated[arm]
+        report(
+            f"{arm:>9}: jumpstart {figures['jumpstart']['median']:.3f}, "
+            f"steps to solved {figures['steps_to_solved']['median']} "
+            f"({figures['steps_to_solved']['n']}/{len(seeds)} seeds), auc {figures['auc']['median']:.3f}"
+        )
+    print(summary["verdict"])
+    print(f"report: {Path(run_dir) / 'transfer_report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
