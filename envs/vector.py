@@ -157,7 +157,7 @@ class ZeroOutVectorEnv(VectorEnv):
 
     def action_masks(self) -> torch.Tensor:
         """1 where picking the slot is productive, per board: int8, ``(num_envs, size)``."""
-        nonzero = self.boards != 0
+        nonzero = self.boards.bool()
         if self.rule == "in_order":
             leftmost = self._slots == self._leftmost_nonzero(self.boards).unsqueeze(1)
             nonzero &= leftmost
@@ -185,12 +185,13 @@ class ZeroOutVectorEnv(VectorEnv):
     def _optimal_return(self, boards: torch.Tensor) -> torch.Tensor:
         if self.rule == "countdown":
             return boards.sum(dim=1, dtype=torch.int64)
-        return (boards != 0).sum(dim=1)
+        return boards.bool().sum(dim=1)
 
     @staticmethod
     def _leftmost_nonzero(boards: torch.Tensor) -> torch.Tensor:
         """Index of each board's leftmost nonzero slot (0 for an all-zero board)."""
-        return (boards != 0).view(torch.int8).argmax(dim=1)
+        # max(dim) returns the first maximal index, like argmax, and runs faster on the CPU.
+        return boards.bool().view(torch.int8).max(dim=1).indices
 
     def _check_actions(self, actions: Any) -> torch.Tensor:
         """Return the actions as an int64 tensor on ``device``, or raise ValueError and change nothing."""
@@ -208,9 +209,9 @@ class ZeroOutVectorEnv(VectorEnv):
         if actions.dtype == torch.bool or actions.is_floating_point() or actions.is_complex():
             raise ValueError(f"invalid actions of dtype {actions.dtype}; {valid}")
         actions = actions.to(self.device, torch.int64)
-        out_of_range = (actions < 0) | (actions >= self.size)
-        if out_of_range.any():
-            bad = actions[out_of_range].tolist()
+        lowest, highest = actions.aminmax()
+        if bool((lowest < 0) | (highest >= self.size)):
+            bad = actions[(actions < 0) | (actions >= self.size)].tolist()
             raise ValueError(f"invalid actions {bad}: out of range; {valid}")
         return actions
 
