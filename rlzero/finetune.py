@@ -15,6 +15,7 @@ evaluations, i.e. the area under the curve divided by the budget) and ``final``.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import sys
 from collections.abc import Sequence
@@ -122,6 +123,58 @@ def verdict(finetuned: dict[str, Any], scratch: dict[str, Any], n_seeds: int) ->
     )
 
 
+@dataclasses.dataclass
+class Arm:
+    """One training run of the pipeline, as plain data (so a process pool or Ray can run it)."""
+
+    agent: str
+    env_id: str
+    seed: int
+    total_timesteps: int
+    eval_freq: int
+    run_dir: str
+    eval_episodes: int = 100
+    hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+    device: str = "auto"
+    pretrained: str | None = None
+    """checkpoint to start from; None trains from scratch"""
+    strategy: str = "full"
+    """how to move the pretrained weights (see rlzero.agents.transfer)"""
+    progress: bool = False
+
+
+def run_arm(arm: Arm) -> dict[str, Any]:
+    """Train one arm (pretraining, fine-tuning or scratch) and return its summary and curve figures."""
+    agent_class = FINETUNE_AGENTS[arm.agent]
+    agent = agent_class(arm.env_id, device=arm.device, seed=arm.seed, **arm.hparams)
+    moved = None
+    if arm.pretrained is not None:
+        payload = load_checkpoint(arm.pretrained, map_location=agent.device)
+        moved = transfer(agent, payload["state_dicts"], arm.strategy)
+        for line in moved.lines():
+            report(f"{arm.env_id} seed {arm.seed} transfer ({arm.strategy}): {line}")
+    run_dir = Path(arm.run_dir)
+    run_dir.mkdir(parents=True)
+    result = train_agent(
+        agent,
+        arm.total_timesteps,
+        run_dir,
+        arm.eval_freq,
+        arm.eval_episodes,
+        progress=arm.progress,
+        eval_at_start=True,
+        config=dataclasses.asdict(arm),
+    )
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return {
+        "seed": arm.seed,
+        "summary": result.summary,
+        "figures": summarize_arm(result.summary["evaluations"]),
+        "transfer": dataclasses.asdict(moved) if moved else None,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -130,61 +183,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for env_id in (args.source, args.target):
             check_env_id(env_id)
-        device = resolve_device(args.device)
+        device = str(resolve_device(args.device))
         hparams = parse_hparams(args.hparams, agent_class.hparam_types())
-        payload = load_checkpoint(args.pretrained, map_location=device) if args.pretrained else None
+        if args.pretrained:
+            load_checkpoint(args.pretrained)  # fail now, with one line, on a bad file
     except (UsageError, ValueError, FileNotFoundError) as exc:
         fail(parser, str(exc))
-    default_lr = agent_class.config_class().learning_rate
-    lr = args.lr if args.lr is not None else default_lr / 3
+    lr = args.lr if args.lr is not None else agent_class.config_class().learning_rate / 3
     total = args.total_timesteps or agent_class.default_timesteps
-    eval_freq = args.eval_freq or max(total // 20, 1)
-    progress = not args.no_progress and sys.stderr.isatty()
     run_dir = make_run_dir(args.logdir, args.target, f"finetune-{args.agent}-{args.strategy}", args.source)
     report(f"run directory: {run_dir}")
-
-    def run(arm: str, agent: Agent, budget: int) -> dict[str, Any]:
-        arm_dir = run_dir / arm
-        arm_dir.mkdir()
-        result = train_agent(
-            agent, budget, arm_dir, eval_freq, args.eval_episodes, progress=progress, eval_at_start=True
-        )
-        if result.interrupted:
-            raise KeyboardInterrupt
-        return result.summary
-
+    common = {
+        "agent": args.agent,
+        "eval_episodes": args.eval_episodes,
+        "device": device,
+        "progress": not args.no_progress and sys.stderr.isatty(),
+    }
     try:
-        if payload is None:
+        pretrained = args.pretrained
+        if pretrained is None:
             report(f"pretraining {args.agent} on {args.source}")
-            source_agent = agent_class(args.source, device=device, seed=args.seeds[0], **hparams)
-            pretrain = run("pretrain", source_agent, args.pretrain_timesteps or agent_class.default_timesteps)
-            payload = load_checkpoint(pretrain["checkpoint"], map_location=device)
+            budget = args.pretrain_timesteps or agent_class.default_timesteps
+            pretrain = run_arm(
+                Arm(
+                    env_id=args.source,
+                    seed=args.seeds[0],
+                    total_timesteps=budget,
+                    eval_freq=args.eval_freq or max(budget // 20, 1),
+                    run_dir=str(run_dir / "pretrain"),
+                    hparams=hparams,
+                    **common,
+                )
+            )
+            pretrained = pretrain["summary"]["checkpoint"]
         seeds: list[dict[str, Any]] = []
         for seed in args.seeds:
-            agent = agent_class(args.target, device=device, seed=seed, **{**hparams, "learning_rate": lr})
-            try:
-                moved = transfer(agent, payload["state_dicts"], args.strategy)
-            except ValueError as exc:
-                fail(parser, str(exc))
-            for line in moved.lines():
-                report(f"seed {seed} transfer ({args.strategy}): {line}")
-            finetuned = run(f"finetune_seed{seed}", agent, total)
-            scratch = run(
-                f"scratch_seed{seed}", agent_class(args.target, device=device, seed=seed, **hparams), total
-            )
+            arms = {
+                "finetuned": Arm(
+                    env_id=args.target,
+                    seed=seed,
+                    total_timesteps=total,
+                    eval_freq=args.eval_freq or max(total // 20, 1),
+                    run_dir=str(run_dir / f"finetune_seed{seed}"),
+                    hparams={**hparams, "learning_rate": lr},
+                    pretrained=pretrained,
+                    strategy=args.strategy,
+                    **common,
+                ),
+                "scratch": Arm(
+                    env_id=args.target,
+                    seed=seed,
+                    total_timesteps=total,
+                    eval_freq=args.eval_freq or max(total // 20, 1),
+                    run_dir=str(run_dir / f"scratch_seed{seed}"),
+                    hparams=hparams,
+                    **common,
+                ),
+            }
+            results = {name: run_arm(arm) for name, arm in arms.items()}
             seeds.append(
                 {
                     "seed": seed,
-                    "transfer": {
-                        "loaded": moved.loaded,
-                        "reinitialised": moved.reinitialised,
-                        "frozen": moved.frozen,
-                    },
-                    "finetuned": summarize_arm(finetuned["evaluations"]),
-                    "scratch": summarize_arm(scratch["evaluations"]),
-                    "curves": {"finetuned": finetuned["evaluations"], "scratch": scratch["evaluations"]},
+                    "transfer": results["finetuned"]["transfer"],
+                    **{name: r["figures"] for name, r in results.items()},
+                    "curves": {name: r["summary"]["evaluations"] for name, r in results.items()},
                 }
             )
+    except (ValueError, FileNotFoundError) as exc:
+        fail(parser, str(exc))
     except KeyboardInterrupt:
         report("interrupted")
         return 130
@@ -197,9 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "strategy": args.strategy,
         "learning_rate": lr,
         "total_timesteps": total,
-        "eval_freq": eval_freq,
-        "device": str(device),
-        "pretrained": args.pretrained or str(run_dir / "pretrain"),
+        "device": device,
+        "pretrained": pretrained,
         "hparams": hparams,
         "aggregate": aggregated,
         "verdict": verdict(aggregated["finetuned"], aggregated["scratch"], len(seeds)),
