@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -59,15 +61,37 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        if "Weights only load failed" in str(exc):
+        refusal = _why_refused(path, str(exc))
+        if refusal:
             raise CheckpointError(
-                f"refused to load {path}: it holds Python objects other than tensors and plain data "
-                "(checkpoints are loaded with weights_only=True)"
+                f"refused to load {path}: {refusal} (checkpoints are loaded with weights_only=True)"
             ) from None
-        raise CheckpointError(f"cannot read {path}: corrupt or truncated checkpoint ({exc})") from None
+        # torch wraps the unpickler's reason in a long note; keep the reason only, on one line.
+        reason = str(exc).split("WeightsUnpickler error:")[-1].split("Check the documentation")[0]
+        raise CheckpointError(
+            f"cannot read {path}: corrupt or truncated checkpoint ({' '.join(reason.split())})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an rlzero checkpoint (expected format {FORMAT!r})")
     return payload
+
+
+def _why_refused(path: Path, message: str) -> str | None:
+    """Why weights-only loading refused a well-formed pickle; None where the file is just unreadable.
+
+    torch reports every weights-only failure as "Weights only load failed", random bytes included
+    ("Unsupported operand"), so the reason is told apart here: a class or function the unpickler
+    will not build, or a raw pickle stream (rlzero checkpoints are torch's zip archives).
+    """
+    if "Weights only load failed" not in message:
+        return None
+    if re.search(r"GLOBAL|allowlisted|unrecognized function", message):
+        return "it holds Python objects other than tensors and plain data"
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if len(head) == 2 and head[0] == pickle.PROTO[0] and head[1] <= pickle.HIGHEST_PROTOCOL:
+        return "it is a raw Python pickle, not a checkpoint archive"
+    return None
 
 
 def load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str = "network") -> None:

@@ -148,6 +148,10 @@ def train_agent(
         agent.learn(total_timesteps, CallbackList(callbacks), log_interval=max(eval_freq // 4, 1))
     except KeyboardInterrupt:
         interrupted = True
+        if not evaluator.history:
+            # Ctrl-C before learn reached its loop (so before its on_training_end): evaluate as is.
+            evaluator.on_training_start(agent, total_timesteps)
+            evaluator.on_training_end()
     finally:
         writer.close()
     checkpoint = agent.save(run_dir / CHECKPOINT_NAME)

@@ -1,0 +1,379 @@
+"""The train and evaluate CLIs: help, one-line usage errors, run directories, TensorBoard tags, Ctrl-C."""
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rlzero import evaluation, train
+from rlzero.agents import DQN, load_agent
+
+FLAGS = [
+    "--agent",
+    "--env",
+    "--env-kwargs",
+    "--total-timesteps",
+    "--seed",
+    "--device",
+    "--num-envs",
+    "--logdir",
+    "--set",
+    "--init-from",
+    "--no-progress",
+]
+SMOKE = [
+    "--agent",
+    "dqn",
+    "--total-timesteps",
+    "5000",
+    "--set",
+    "num_envs=64",
+    "learning_starts=500",
+    "batch_size=64",
+    "--no-progress",
+    "--eval-episodes",
+    "10",
+    "--eval-freq",
+    "1000",
+]
+TAGS = [
+    "charts/episodic_return",
+    "charts/episodic_length",
+    "charts/normalized_return",
+    "charts/SPS",
+    "losses/td_loss",
+    "eval/mean_normalized_return",
+]
+SUMMARY_KEYS = [
+    "agent",
+    "env_id",
+    "seed",
+    "env_steps",
+    "wall_time_s",
+    "mean_return",
+    "mean_normalized_return",
+    "success_rate",
+    "interrupted",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def restore_torch_threads():
+    """``train.main`` sets torch's thread count (``--threads``, default 1); leave it as it was."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def run_module(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+def run_train(argv):
+    """``rlzero.train.main`` in this process; returns (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = train.main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def single_run_dir(logdir):
+    (run_dir,) = [p for p in Path(logdir).iterdir() if p.is_dir()]
+    return run_dir
+
+
+def assert_one_line_usage_error(code, err, *needles):
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# ---------------------------------------------------------------- --help and usage errors
+def test_help_explains_every_flag():
+    proc = run_module("rlzero.train", "--help")
+    assert proc.returncode == 0, proc.stderr
+    for flag in FLAGS:
+        assert flag in proc.stdout, flag
+    assert "dqn" in proc.stdout
+
+
+def test_unknown_agent_exits_2_in_a_subprocess(tmp_path):
+    proc = run_module("rlzero.train", "--agent", "nope", "--logdir", tmp_path)
+    line = assert_one_line_usage_error(proc.returncode, proc.stderr, "nope", "dqn")
+    assert "--agent" in line
+    assert proc.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def mismatched_checkpoint(tmp_path_factory):
+    agent = DQN("ZeroOut-v0", device="cpu", num_envs=8, buffer_size=100, hidden_sizes=(7,))
+    return agent.save(tmp_path_factory.mktemp("mismatch") / "small.pt")
+
+
+BAD_INPUT = {
+    "unknown agent": (["--agent", "nope"], ["nope", "dqn"]),
+    "unknown env": (["--agent", "dqn", "--env", "NoSuchEnv-v9"], ["NoSuchEnv-v9", "ZeroOut-v0"]),
+    "--set without =": (["--agent", "dqn", "--set", "learning_rate"], ["--set", "key=value"]),
+    "--set unknown key": (
+        ["--agent", "dqn", "--set", "learnin_rate=1e-3"],
+        ["learnin_rate", "learning_rate"],
+    ),
+    "--set wrong type": (["--agent", "dqn", "--set", "learning_rate=abc"], ["learning_rate", "abc", "float"]),
+    "--set bad int": (["--agent", "dqn", "--set", "batch_size=1.5"], ["batch_size", "int"]),
+    "--set bad value": (["--agent", "dqn", "--set", "gamma=2"], ["gamma"]),
+    "--env-kwargs without =": (["--agent", "dqn", "--env-kwargs", "size"], ["--env-kwargs", "key=value"]),
+    "--env-kwargs bad value": (["--agent", "dqn", "--env-kwargs", "size=0"], ["size"]),
+    "--env-kwargs bad rule": (["--agent", "dqn", "--env-kwargs", "rule=nope"], ["nope", "zero"]),
+    "--total-timesteps 0": (["--agent", "dqn", "--total-timesteps", "0"], ["--total-timesteps", "0"]),
+    "--total-timesteps -5": (["--agent", "dqn", "--total-timesteps", "-5"], ["--total-timesteps", "-5"]),
+    "--total-timesteps abc": (["--agent", "dqn", "--total-timesteps", "abc"], ["--total-timesteps"]),
+    "--num-envs 0": (["--agent", "dqn", "--num-envs", "0"], ["--num-envs"]),
+    "--device unknown": (["--agent", "dqn", "--device", "tpu"], ["tpu", "cpu", "cuda"]),
+    "--init-from missing": (["--agent", "dqn", "--init-from", "no/such/dir/missing.pt"], ["missing.pt"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_exits_2_with_one_line(case, tmp_path):
+    argv, needles = BAD_INPUT[case]
+    code, out, err = run_train([*argv, "--logdir", tmp_path, "--no-progress"])
+    assert_one_line_usage_error(code, err, *needles)
+    assert out == ""
+    assert list(tmp_path.iterdir()) == []  # no run directory for a run that never started
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_device_cuda_without_cuda_exits_2(tmp_path):
+    code, _, err = run_train(["--agent", "dqn", "--device", "cuda", "--logdir", tmp_path])
+    line = assert_one_line_usage_error(code, err, "cuda")
+    assert "cpu" in line  # names what is valid here
+
+
+def test_init_from_a_mismatched_checkpoint_exits_2(tmp_path, mismatched_checkpoint):
+    argv = ["--agent", "dqn", "--init-from", mismatched_checkpoint, "--logdir", tmp_path]
+    code, _, err = run_train(argv)
+    assert_one_line_usage_error(code, err, "features.0.weight", "head.weight")
+
+
+def test_init_from_a_corrupt_checkpoint_exits_2(tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(os.urandom(1000))
+    code, _, err = run_train(["--agent", "dqn", "--init-from", corrupt, "--logdir", tmp_path / "runs"])
+    assert_one_line_usage_error(code, err, "corrupt")
+
+
+# ---------------------------------------------------------------- a complete run
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("runs")
+    code, out, err = run_train([*SMOKE, "--logdir", logdir])
+    assert code == 0, err
+    return single_run_dir(logdir), out, err
+
+
+def test_run_directory_contents(smoke_run):
+    run_dir, out, err = smoke_run
+    assert str(run_dir) in err
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "summary.json", "model.pt"} <= names
+    assert any(name.startswith("events.out.tfevents") for name in names)
+    assert not [n for n in names if n.endswith(".tmp")]
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["agent"] == "dqn"
+    assert config["env_id"] == "ZeroOut-v0"
+    assert config["total_timesteps"] == 5000
+    assert config["hparams"]["num_envs"] == 64
+    assert config["hparams"]["learning_starts"] == 500
+    assert config["hparams"]["batch_size"] == 64
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in SUMMARY_KEYS:
+        assert key in summary, key
+    assert summary["agent"] == "dqn"
+    assert summary["env_id"] == "ZeroOut-v0"
+    assert summary["seed"] == 0
+    assert summary["env_steps"] >= 5000
+    assert summary["wall_time_s"] > 0
+    assert summary["interrupted"] is False
+    assert isinstance(summary["mean_normalized_return"], float)
+    assert summary["mean_normalized_return"] <= 1
+    assert 0 <= summary["success_rate"] <= 1
+    # The summary is printed at the end.
+    for key in ("mean_normalized_return", "success_rate", "interrupted"):
+        assert key in out
+
+    agent = load_agent(run_dir / "model.pt", device="cpu")
+    assert agent.num_timesteps == summary["env_steps"]
+    assert agent.config.num_envs == 64
+
+
+def test_tensorboard_events_hold_the_cleanrl_tags(smoke_run):
+    run_dir, _, _ = smoke_run
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    for tag in TAGS:
+        assert tag in scalars, (tag, scalars)
+    evals = events.Scalars("eval/mean_normalized_return")
+    assert len(evals) >= 5  # every 1000 of 5000 steps
+    assert [e.step for e in evals] == sorted(e.step for e in evals)
+    assert all(e.value > 0 for e in events.Scalars("charts/SPS"))
+
+
+def test_same_seed_same_summary(smoke_run, tmp_path):
+    run_dir, _, _ = smoke_run
+    code, _, err = run_train([*SMOKE, "--logdir", tmp_path])
+    assert code == 0, err
+    again = single_run_dir(tmp_path)
+
+    def figures(path):
+        summary = json.loads((path / "summary.json").read_text())
+        drop = {"wall_time_s", "checkpoint"}
+        out = {k: v for k, v in summary.items() if k not in drop and k != "evaluations"}
+        out["evaluations"] = [
+            {k: v for k, v in row.items() if k not in drop} for row in summary["evaluations"]
+        ]
+        return out
+
+    first, second = figures(run_dir), figures(again)
+    assert first == second
+    assert len(first["evaluations"]) >= 5
+
+
+# ---------------------------------------------------------------- python -m rlzero.evaluate
+def run_evaluate(argv, capsys):
+    try:
+        code = evaluation.main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_evaluate_prints_boards_and_a_result_line(smoke_run, capsys):
+    run_dir, _, _ = smoke_run
+    argv = ["--checkpoint", run_dir / "model.pt", "--episodes", "5", "--render", "ansi", "--device", "cpu"]
+    code, out, err = run_evaluate(argv, capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    boards = [line for line in lines if line.startswith("[") and "step" in line]
+    assert len(boards) >= 2  # the start and at least one step
+    assert "step 0/" in boards[0]
+    result = lines[-1]
+    assert result.startswith("dqn on ZeroOut-v0:")
+    assert "episodes 5" in result
+    assert "normalized" in result
+
+
+def test_evaluate_json(smoke_run, capsys):
+    run_dir, _, _ = smoke_run
+    code, out, _ = run_evaluate(["--checkpoint", run_dir / "model.pt", "--episodes", "3", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["agent"] == "dqn"
+    assert data["env_id"] == "ZeroOut-v0"
+    assert data["n_episodes"] == 3
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "missing"])
+def test_evaluate_bad_checkpoint_exits_2_with_one_line(tmp_path, capsys, kind):
+    path = tmp_path / f"{kind}.pt"
+    if kind == "corrupt":
+        path.write_bytes(os.urandom(2000))
+    code, out, err = run_evaluate(["--checkpoint", path], capsys)
+    assert_one_line_usage_error(code, err, str(path), "corrupt" if kind == "corrupt" else "not found")
+    assert out == ""
+
+
+def test_evaluate_bad_episodes_exits_2(smoke_run, capsys):
+    run_dir, _, _ = smoke_run
+    code, _, err = run_evaluate(["--checkpoint", run_dir / "model.pt", "--episodes", "0"], capsys)
+    assert_one_line_usage_error(code, err, "--episodes")
+
+
+# ---------------------------------------------------------------- Ctrl-C
+def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
+    logdir = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rlzero.train",
+            "--agent",
+            "dqn",
+            "--total-timesteps",
+            "100_000_000",
+            "--eval-episodes",
+            "10",
+            "--no-progress",
+            "--logdir",
+            str(logdir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(logdir.glob("*/events.out.tfevents.*")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no events file after 60 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    run_dir = single_run_dir(logdir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["env_steps"] < 100_000_000
+    assert "interrupted" in out
+    agent = load_agent(run_dir / "model.pt", device="cpu")
+    assert agent.num_timesteps == summary["env_steps"]
+
+
+def test_ctrl_c_before_the_training_loop_still_leaves_a_complete_run(tmp_path, monkeypatch):
+    """A SIGINT can land before ``learn`` reaches its loop (so before its on_training_end hook)."""
+
+    def interrupted_at_once(self, total_timesteps, callback=None, log_interval=10_000):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DQN, "learn", interrupted_at_once)
+    code, _, err = run_train([*SMOKE, "--logdir", tmp_path])
+    assert code == 130, err
+    assert "Traceback" not in err
+    run_dir = single_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["env_steps"] == 0
+    assert summary["mean_normalized_return"] is not None  # the untrained agent was still evaluated
+    (events_file,) = run_dir.glob("events.out.tfevents.*")
+    events = EventAccumulator(str(events_file))
+    events.Reload()
+    assert "eval/mean_normalized_return" in events.Tags()["scalars"]
+    assert load_agent(run_dir / "model.pt", device="cpu").num_timesteps == 0

@@ -1,0 +1,302 @@
+"""DQN: it learns ZeroOut-v0, is reproducible, bootstraps correctly, runs on CartPole, validates input."""
+
+import numpy as np
+import pytest
+import torch
+
+import rlzero
+import rlzero.agents.dqn as dqn_module
+from rlzero.agents import DQN
+from rlzero.agents.buffers import ReplayBuffer
+
+# Everything the learning test depends on is spelled out, so that changes to DQNConfig's defaults do not
+# change what this test measures. Solved by ~30k steps on seeds 0-5, and still solved at 100k.
+LEARNING_CONFIG = {
+    "num_envs": 256,
+    "batch_size": 256,
+    "buffer_size": 100_000,
+    "learning_starts": 2_000,
+    "learning_rate": 1e-3,
+    "gamma": 0.99,
+    "gradient_steps": 1,
+    "target_update_interval": 100,
+    "exploration_fraction": 0.25,
+    "exploration_initial_eps": 1.0,
+    "exploration_final_eps": 0.05,
+    "max_grad_norm": 10.0,
+    "double_q": True,
+    "hidden_sizes": (128, 128),
+    "net_arch": "mlp",
+}
+LEARNING_BUDGET = 100_000
+
+TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 1000, "net_arch": "mlp"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny networks: one thread is fastest, and it avoids oversubscribing a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------- learning
+def test_dqn_solves_zero_out():
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", **LEARNING_CONFIG)
+    agent.learn(LEARNING_BUDGET)
+    assert agent.num_timesteps >= LEARNING_BUDGET
+    result = rlzero.evaluate(agent, "ZeroOut-v0", n_episodes=100)
+    assert result.mean_normalized_return >= 0.99, result
+    assert result.solved
+
+
+# ---------------------------------------------------------------- reproducibility
+def short_run(seed):
+    agent = DQN("ZeroOut-v0", seed=seed, device="cpu", **TINY).learn(1_500)
+    return agent, rlzero.evaluate(agent, "ZeroOut-v0", n_episodes=20)
+
+
+def test_same_seed_same_weights_and_figures_different_seed_differs():
+    a, result_a = short_run(0)
+    b, result_b = short_run(0)
+    c, result_c = short_run(1)
+    for name in ("q_net", "target_net"):
+        sa, sb = a.networks[name].state_dict(), b.networks[name].state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), name
+    assert result_a == result_b
+    # A different seed gives different initial weights, exploration and boards, so different weights.
+    sc = c.q_net.state_dict()
+    assert not any(torch.equal(a.q_net.state_dict()[k], sc[k]) for k in sc if k.endswith("weight"))
+    assert result_c.n_episodes == 20
+
+
+# ---------------------------------------------------------------- bootstrapping
+def constant_q(net, values):
+    """Make ``net`` output ``values`` for every observation: zero weights, the head bias holds them."""
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.head.bias.copy_(torch.as_tensor(values, dtype=torch.float32))
+
+
+def td_loss_on(agent, terminated, reward=0.5, action=0):
+    """The loss of one ``_train_step`` on a buffer holding copies of a single hand-made transition."""
+    buffer = ReplayBuffer(8, agent.observation_space.shape[0], agent.device)
+    obs = torch.ones((8, 10), dtype=torch.int64)
+    next_obs = obs.clone()
+    next_obs[:, action] = 0
+    buffer.add(
+        obs,
+        torch.full((8,), action),
+        torch.full((8,), reward),
+        next_obs,
+        torch.full((8,), terminated, dtype=torch.bool),
+    )
+    return agent._train_step(buffer)
+
+
+@pytest.fixture
+def controlled():
+    """gamma 0.5; the online net prefers action 9, the target net values action 9 at 2 and action 0 at 10."""
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", gamma=0.5, **{**TINY, "batch_size": 8})
+    constant_q(agent.q_net, np.arange(10) * 0.01)  # Q(s, 0) = 0, argmax at 9
+    target = np.zeros(10)
+    target[0], target[9] = 10.0, 2.0
+    constant_q(agent.target_net, target)
+    return agent
+
+
+def huber(x):
+    return 0.5 * x * x if abs(x) < 1 else abs(x) - 0.5
+
+
+def test_terminal_transition_target_is_the_reward(controlled):
+    out = td_loss_on(controlled, terminated=True, reward=0.5)
+    assert out["losses/q_values"].item() == pytest.approx(0.0)
+    # target = r = 0.5, Q = 0
+    assert out["losses/td_loss"].item() == pytest.approx(huber(0.5 - 0.0))
+
+
+def test_non_terminal_transition_bootstraps_with_double_q(controlled):
+    out = td_loss_on(controlled, terminated=False, reward=0.5)
+    # target = r + gamma * Q_target(s', argmax_a Q_online(s', a)) = 0.5 + 0.5 * 2 = 1.5
+    assert out["losses/td_loss"].item() == pytest.approx(huber(1.5 - 0.0))
+
+
+def test_non_terminal_transition_bootstraps_with_max_without_double_q(controlled):
+    controlled.config.double_q = False
+    out = td_loss_on(controlled, terminated=False, reward=0.5)
+    # target = r + gamma * max_a Q_target(s', a) = 0.5 + 0.5 * 10 = 5.5
+    assert out["losses/td_loss"].item() == pytest.approx(huber(5.5 - 0.0))
+
+
+def test_targets_seen_by_the_loss(controlled, monkeypatch):
+    """The regression targets themselves: reward alone when terminal, bootstrapped otherwise."""
+    seen = []
+
+    def spy_on(real_loss):
+        def spy(q, target, *args, **kwargs):
+            seen.append(target.detach().clone())
+            return real_loss(q, target, *args, **kwargs)
+
+        return spy
+
+    for name in ("smooth_l1_loss", "huber_loss", "mse_loss"):  # whichever regression loss DQN uses
+        monkeypatch.setattr(dqn_module.F, name, spy_on(getattr(dqn_module.F, name)))
+    td_loss_on(controlled, terminated=True, reward=0.5)
+    td_loss_on(controlled, terminated=False, reward=-1.0)
+    assert len(seen) == 2
+    assert torch.allclose(seen[0], torch.full((8,), 0.5))
+    assert torch.allclose(seen[1], torch.full((8,), -1.0 + 0.5 * 2.0))
+
+
+class RecordingBuffer(ReplayBuffer):
+    instances = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        RecordingBuffer.instances.append(self)
+
+
+def test_stored_transitions_never_cross_a_reset(monkeypatch):
+    """Every stored row is one real ZeroOut step; truncated rows are not terminal; terminal rows end at 0."""
+    RecordingBuffer.instances = []
+    monkeypatch.setattr(dqn_module, "ReplayBuffer", RecordingBuffer)
+    # max_steps=4 truncates most episodes, so resets happen at every kind of boundary.
+    agent = DQN(
+        "ZeroOut-v0", seed=0, device="cpu", env_kwargs={"size": 4, "max_value": 2, "max_steps": 4}, **TINY
+    )
+    agent.learn(800)
+    (buffer,) = RecordingBuffer.instances
+    n = buffer.size
+    assert n == 800 // 16 * 16 or n == buffer.capacity
+    obs, next_obs = buffer.obs[:n], buffer.next_obs[:n]
+    actions, rewards, terminated = buffer.actions[:n], buffer.rewards[:n], buffer.terminated[:n]
+    rows = torch.arange(n)
+    picked = obs[rows, actions]
+    expected = obs.clone()
+    expected[rows, actions] = 0
+    assert torch.equal(next_obs, expected)
+    assert torch.equal(rewards, torch.where(picked != 0, 1.0, -1.0))
+    assert torch.equal(terminated.bool(), (next_obs == 0).all(dim=1))
+    assert terminated.sum() > 0
+    # Some stored transitions were cut by the step limit with nonzero entries left: they bootstrap.
+    assert ((next_obs != 0).any(dim=1) & ~terminated.bool()).sum() > 0
+
+
+# ---------------------------------------------------------------- other envs
+def test_dqn_trains_on_cartpole_through_the_numpy_adapter():
+    agent = DQN(
+        "CartPole-v1",
+        seed=0,
+        device="cpu",
+        num_envs=4,
+        learning_starts=500,
+        batch_size=64,
+        buffer_size=5_000,
+        hidden_sizes=(64, 64),
+    )
+    agent.learn(3_000)
+    assert agent.num_timesteps >= 3_000
+    obs = np.array([0.01, -0.02, 0.03, 0.04], dtype=np.float32)
+    action, state = agent.predict(obs)
+    assert state is None
+    assert isinstance(action, np.ndarray) and action.shape == ()
+    assert int(action) in (0, 1)
+    batch = np.random.default_rng(0).normal(0, 0.05, size=(5, 4)).astype(np.float32)
+    actions, _ = agent.predict(batch, deterministic=True)
+    assert actions.shape == (5,)
+    assert set(actions.tolist()) <= {0, 1}
+    tensor_actions, _ = agent.predict(torch.as_tensor(batch))
+    assert isinstance(tensor_actions, torch.Tensor)
+    assert tensor_actions.tolist() == actions.tolist()
+    result = rlzero.evaluate(agent, "CartPole-v1", n_episodes=5)
+    assert result.mean_normalized_return is None
+    assert result.mean_length >= 8
+
+
+def test_predict_single_and_batched_observations_agree():
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", **TINY)
+    batch = np.random.default_rng(0).integers(0, 10, size=(6, 10))
+    actions, _ = agent.predict(batch)
+    assert actions.shape == (6,)
+    for row, action in zip(batch, actions, strict=True):
+        single, _ = agent.predict(row)
+        assert single.shape == ()
+        assert int(single) == int(action)
+
+
+# ---------------------------------------------------------------- hyperparameters
+def test_unknown_hyperparameter_lists_valid_ones():
+    with pytest.raises(ValueError, match="learnin_rate") as info:
+        DQN("ZeroOut-v0", device="cpu", learnin_rate=1e-3)
+    message = str(info.value)
+    assert "valid" in message
+    for name in ("learning_rate", "batch_size", "gamma", "buffer_size", "target_update_interval"):
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    ("hparams", "name"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -32}, "batch_size"),
+        ({"gamma": 2}, "gamma"),
+        ({"gamma": -0.1}, "gamma"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"num_envs": 0}, "num_envs"),
+        ({"buffer_size": 8, "num_envs": 16}, "buffer_size"),
+        ({"target_update_interval": 0}, "target_update_interval"),
+    ],
+)
+def test_bad_hyperparameter_values_are_value_errors(hparams, name):
+    with pytest.raises(ValueError, match=name):
+        DQN("ZeroOut-v0", device="cpu", **hparams)
+
+
+def test_unknown_env_is_a_value_error():
+    with pytest.raises(ValueError, match="NoSuchEnv-v0"):
+        DQN("NoSuchEnv-v0", device="cpu", **TINY)
+
+
+# ---------------------------------------------------------------- replay buffer
+def test_replay_buffer_wraps_around():
+    buffer = ReplayBuffer(10, 2, torch.device("cpu"))
+    for start in (0, 4, 8, 12):  # rows of 4 into a capacity of 10: 4, 8, 10 (wrapped), 10
+        ids = torch.arange(start, start + 4)
+        buffer.add(
+            torch.stack([ids, ids], dim=1),
+            ids,
+            ids.float(),
+            torch.stack([ids, -ids], dim=1),
+            ids % 2 == 0,
+        )
+    # Row i holds the most recent id congruent to i mod 10: ids 10..15 overwrote 0..5.
+    expected = torch.tensor([10, 11, 12, 13, 14, 15, 6, 7, 8, 9])
+    assert buffer.size == 10
+    assert buffer.pos == 16 % 10
+    assert torch.equal(buffer.actions, expected)
+    assert torch.equal(buffer.rewards, expected.float())
+    assert torch.equal(buffer.obs, torch.stack([expected, expected], dim=1).float())
+    assert torch.equal(buffer.next_obs, torch.stack([expected, -expected], dim=1).float())
+    assert torch.equal(buffer.terminated, (expected % 2 == 0).float())
+
+
+def test_replay_buffer_partial_fill_and_sampling():
+    buffer = ReplayBuffer(10, 1, torch.device("cpu"))
+    ids = torch.arange(3)
+    buffer.add(ids[:, None], ids, ids.float(), ids[:, None], torch.zeros(3, dtype=torch.bool))
+    assert (buffer.size, buffer.pos) == (3, 3)
+    generator = torch.Generator().manual_seed(0)
+    batch = buffer.sample(200, generator)
+    # Only filled rows are sampled, and each sample keeps its fields together.
+    assert set(batch.actions.tolist()) == {0, 1, 2}
+    assert torch.equal(batch.rewards, batch.actions.float())
+    assert torch.equal(batch.obs[:, 0], batch.actions.float())
+    # One add larger than what is left before the end wraps in the same call.
+    more = torch.arange(3, 11)
+    buffer.add(more[:, None], more, more.float(), more[:, None], torch.zeros(8, dtype=torch.bool))
+    assert (buffer.size, buffer.pos) == (10, 1)
+    assert buffer.actions.tolist() == [10, 1, 2, 3, 4, 5, 6, 7, 8, 9]
