@@ -80,7 +80,8 @@ class NumpyVecEnvAdapter(VectorEnv):
         self.lengths = np.zeros(self.num_envs, dtype=np.int64)
 
     def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
-        return torch.as_tensor(array, dtype=dtype).to(self.device)
+        """A copy on ``device``: never a view of an array that this adapter goes on to change."""
+        return torch.tensor(array, dtype=dtype, device=self.device)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
