@@ -52,13 +52,12 @@ class EvalCallback(Callback):
     def on_training_start(self, agent: Any, total_timesteps: int) -> None:
         self.agent = agent
         self.start = time.perf_counter()
-        self.start_steps = self.last_steps = agent.num_timesteps
+        self.start_steps = agent.num_timesteps
         self.next_eval = self.start_steps + self.eval_freq
         if self.eval_at_start:
             self.evaluate(self.start_steps)
 
     def on_step(self, env_steps: int, metrics: Mapping[str, float]) -> bool:
-        self.last_steps = env_steps
         if env_steps >= self.next_eval:
             while self.next_eval <= env_steps:
                 self.next_eval += self.eval_freq
@@ -66,8 +65,10 @@ class EvalCallback(Callback):
         return True
 
     def on_training_end(self) -> None:
-        if not self.history or self.history[-1]["env_steps"] != self.last_steps:
-            self.evaluate(self.last_steps)
+        # The agent's own count: an interruption may land between its step and its report.
+        steps = self.agent.num_timesteps
+        if not self.history or self.history[-1]["env_steps"] != steps - self.start_steps:
+            self.evaluate(steps)
 
     @property
     def training_seconds(self) -> float:
