@@ -10,8 +10,9 @@ from rlzero.agents.base import Agent
 from rlzero.agents.checkpoint import CheckpointError, load_checkpoint
 from rlzero.agents.device import resolve_device
 from rlzero.agents.dqn import DQN
+from rlzero.agents.reinforce import Reinforce
 
-AGENTS: dict[str, type[Agent]] = {"dqn": DQN}
+AGENTS: dict[str, type[Agent]] = {"dqn": DQN, "reinforce": Reinforce}
 """Every agent the CLIs offer, by ``--agent`` name."""
 
 
@@ -25,4 +26,4 @@ def load_agent(path: str | Path, device: str | torch.device = "auto") -> Agent:
     return AGENTS[name].from_checkpoint(payload, resolved)
 
 
-__all__ = ["AGENTS", "DQN", "Agent", "CheckpointError", "load_agent"]
+__all__ = ["AGENTS", "DQN", "Agent", "CheckpointError", "Reinforce", "load_agent"]

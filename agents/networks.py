@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from gymnasium import spaces
 from torch import nn
 
@@ -44,14 +45,40 @@ class ObservationEncoder(nn.Module):
         scale = np.where(bounded, 1.0 / np.where(bounded, high, 1.0), 1.0)
         self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+        # low and values are no longer read (forward scatters); they stay so checkpoints keep their keys.
         self.register_buffer("values", torch.arange(max(self.n_values, 1), dtype=torch.float32))
         self.out_dim = low.size * self.n_values if self.n_values else low.size
+        self.low_value = int(low[0]) if self.n_values else 0
+        # Where each entry's one-hot block starts, in forward's output and in project's table.
+        self.register_buffer("block_start", torch.arange(low.size) * self.n_values, persistent=False)
+        self.register_buffer("slot_base", torch.arange(low.size) * (self.n_values + 2) + 1, persistent=False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         if self.n_values:
-            offsets = (obs.float() - self.low).unsqueeze(-1)
-            return (offsets == self.values).flatten(1).float()
+            # Scatter each entry's 1 into its slot's block (faster than comparing against every
+            # value); an entry outside the range scatters a 0, leaving its block all zero.
+            offsets = obs.long() - self.low_value
+            in_range = (offsets >= 0) & (offsets < self.n_values)
+            index = offsets.clamp(0, self.n_values - 1) + self.block_start
+            onehot = torch.zeros((obs.shape[0], self.out_dim), device=obs.device)
+            return onehot.scatter_(1, index, in_range.float())
         return obs.float() * self.scale
+
+    def project(self, obs: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+        """``linear(self(obs))``, computed without building the one-hot matrix when there is one.
+
+        A one-hot row times the weight is the sum of one weight column per entry, so the product is
+        an ``embedding_bag`` lookup: the same numbers (up to float rounding), several times faster.
+        Each entry's columns are framed by two zero rows, where values outside the range land (their
+        one-hot is all zero). Only without gradients (acting, evaluating): ``embedding_bag``'s backward
+        sorts the indices and is slower than the matmul's.
+        """
+        if not self.n_values or (torch.is_grad_enabled() and linear.weight.requires_grad):
+            return linear(self(obs))
+        index = (obs.long() - self.low_value).clamp_(-1, self.n_values) + self.slot_base
+        columns = linear.weight.t().reshape(-1, self.n_values, linear.out_features)
+        table = F.pad(columns, (0, 0, 1, 1)).flatten(0, 1)
+        return F.embedding_bag(index, table, mode="sum") + linear.bias
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -72,7 +99,11 @@ class MLPNetwork(nn.Module):
         self.head = nn.Linear(hidden_sizes[-1], n_outputs)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(self.encoder(obs)))
+        first, *rest = self.features
+        hidden = self.encoder.project(obs, first)
+        for layer in rest:
+            hidden = layer(hidden)
+        return self.head(hidden)
 
 
 def build_network(

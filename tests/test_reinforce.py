@@ -1,0 +1,208 @@
+"""REINFORCE: returns and masking on crafted rollouts, sampling, learning, checkpoints, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import rlzero
+from rlzero.agents import AGENTS, Reinforce, load_agent
+from rlzero.agents.base import Reporter
+from rlzero.agents.reinforce import (
+    first_episode_mask,
+    first_episode_returns,
+    log_softmax,
+    reward_to_go,
+    sample_categorical,
+)
+from rlzero.train import main as train_main
+
+# A crafted rollout, 5 steps (rows) of 3 envs (columns), gamma = 0.5.
+#   env 0: an episode terminates at t=1; the next one (t=2..4) is still running at the horizon.
+#   env 1: one episode terminates at the last step.
+#   env 2: an episode terminates at t=0; the next one is truncated at t=3; a third starts at t=4.
+REWARDS = torch.tensor(
+    [
+        [1.0, -1.0, 4.0],
+        [2.0, -1.0, 1.0],
+        [4.0, 1.0, 1.0],
+        [8.0, 1.0, 1.0],
+        [16.0, 1.0, 1.0],
+    ]
+)
+TERMINATED = torch.tensor(
+    [
+        [False, False, True],
+        [True, False, False],
+        [False, False, False],
+        [False, False, False],
+        [False, True, False],
+    ]
+)
+TRUNCATED = torch.zeros_like(TERMINATED)
+TRUNCATED[3, 2] = True
+DONES = TERMINATED | TRUNCATED
+GAMMA = 0.5
+
+# Everything the learning test depends on is spelled out, so that changes to ReinforceConfig's defaults
+# do not change what this test measures (these are the defaults of this writing). Seed 0 solves by ~300k
+# steps (the learning rate decays to 0 over the budget, so the budget is part of the setting).
+LEARNING_CONFIG = {
+    "num_envs": 1024,
+    "learning_rate": 0.03,
+    "gamma": 0.99,
+    "ent_coef": 0.001,
+    "max_grad_norm": 0.5,
+    "normalize_advantage": True,
+    "anneal_lr": True,
+    "max_rollout_steps": 12,
+    "hidden_sizes": (32,),
+    "net_arch": "mlp",
+}
+LEARNING_BUDGET = 400_000
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small networks: one thread is fastest, and it avoids oversubscribing a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_reward_to_go_restarts_at_episode_ends() -> None:
+    expected = torch.tensor(
+        [
+            [1 + 0.5 * 2, -1 - 0.5 + 0.25 + 0.125 + 0.0625, 4.0],
+            [2.0, -1 + 0.5 + 0.25 + 0.125, 1 + 0.5 + 0.25],
+            # env 0's trailing episode is summed only up to the horizon (partial)
+            [4 + 0.5 * 8 + 0.25 * 16, 1 + 0.5 + 0.25, 1 + 0.5],
+            [8 + 0.5 * 16, 1 + 0.5, 1.0],
+            [16.0, 1.0, 1.0],
+        ]
+    )
+    torch.testing.assert_close(reward_to_go(REWARDS, DONES, GAMMA), expected)
+
+
+def test_only_each_envs_first_episode_counts() -> None:
+    expected = torch.tensor(
+        [
+            [True, True, True],
+            [True, True, False],
+            [False, True, False],
+            [False, True, False],
+            [False, True, False],
+        ]
+    )
+    assert torch.equal(first_episode_mask(DONES), expected)
+
+
+def test_truncated_episodes_bootstrap_from_the_value_of_their_last_state() -> None:
+    # env 1's first episode is cut by the time limit at t=1; env 0's terminates at t=1.
+    rewards = torch.tensor([[1.0, 1.0], [1.0, 1.0], [5.0, 5.0]])
+    dones = torch.tensor([[False, False], [True, True], [False, False]])
+    truncated = torch.tensor([[False, False], [False, True], [False, False]])
+    next_values = torch.tensor([100.0, 10.0])  # V of the state each first episode ended in
+    returns, mask = first_episode_returns(rewards, dones, truncated, next_values, GAMMA)
+    assert torch.equal(mask, torch.tensor([[True, True], [True, True], [False, False]]))
+    torch.testing.assert_close(returns[mask].view(2, 2), torch.tensor([[1.5, 1 + 0.5 * 6], [1.0, 6.0]]))
+
+
+def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
+    logits = torch.randn(64, 7) * 4
+    torch.testing.assert_close(log_softmax(logits), torch.log_softmax(logits, dim=1))
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.0])
+    many = probs.clamp(min=1e-30).log().expand(100_000, 5).contiguous()
+    actions = sample_categorical(many, torch.Generator().manual_seed(0))
+    frequencies = torch.bincount(actions, minlength=5).float() / actions.numel()
+    torch.testing.assert_close(frequencies, probs, atol=0.01, rtol=0)
+
+
+def test_rollout_holds_exactly_one_whole_episode_per_env() -> None:
+    agent = Reinforce("ZeroOut-v0", device="cpu", seed=3, num_envs=32)
+    rollout = agent._collect(Reporter(agent, None, 10**9), seed=3)
+    mask = first_episode_mask(rollout.dones)
+    lengths = mask.sum(0)
+    # every env's first episode ends inside the rollout, at the last step it keeps
+    assert bool(rollout.dones[lengths - 1, torch.arange(32)].all())
+    assert rollout.dones.shape[0] == int(lengths.max())
+    assert agent.num_timesteps == 32 * rollout.dones.shape[0]
+
+
+def test_registered_and_stochastic_actions_follow_the_seed() -> None:
+    assert AGENTS["reinforce"] is Reinforce
+    obs = np.random.default_rng(0).integers(0, 10, size=(50, 10))
+    first = Reinforce("ZeroOut-v0", device="cpu", seed=5, num_envs=4).predict(obs, deterministic=False)[0]
+    again = Reinforce("ZeroOut-v0", device="cpu", seed=5, num_envs=4).predict(obs, deterministic=False)[0]
+    assert np.array_equal(first, again)
+
+
+def test_same_seed_same_weights() -> None:
+    def weights(seed: int) -> list[torch.Tensor]:
+        agent = Reinforce("ZeroOut-v0", device="cpu", seed=seed, num_envs=64).learn(3_000)
+        return [p.detach().clone() for net in agent.networks.values() for p in net.parameters()]
+
+    first, again, other = weights(7), weights(7), weights(8)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_bad_hyperparameters_are_refused() -> None:
+    with pytest.raises(ValueError, match="gamma"):
+        Reinforce("ZeroOut-v0", device="cpu", gamma=1.5)
+    with pytest.raises(ValueError, match="ent_coef"):
+        Reinforce("ZeroOut-v0", device="cpu", ent_coef=-0.1)
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        Reinforce("ZeroOut-v0", device="cpu", buffer_size=10)
+
+
+def test_learns_zero_out_and_round_trips_through_a_checkpoint(tmp_path) -> None:
+    agent = Reinforce("ZeroOut-v0", device="cpu", seed=0, **LEARNING_CONFIG).learn(LEARNING_BUDGET)
+    result = rlzero.evaluate(agent, "ZeroOut-v0", n_episodes=100)
+    assert result.solved, result
+
+    path = agent.save(tmp_path / "reinforce.pt")
+    obs = np.random.default_rng(1).integers(0, 10, size=(256, 10))
+    expected = agent.predict(obs)[0]
+    for loaded in (Reinforce.load(path, device="cpu"), load_agent(path, device="cpu")):
+        assert isinstance(loaded, Reinforce)
+        assert loaded.num_timesteps == agent.num_timesteps
+        assert np.array_equal(loaded.predict(obs)[0], expected)
+
+
+def test_trains_on_cartpole_through_the_numpy_adapter() -> None:
+    agent = Reinforce("CartPole-v1", device="cpu", seed=0, num_envs=4, hidden_sizes=(16,))
+    agent.learn(2_000)
+    assert agent.num_timesteps >= 2_000
+    action, _ = agent.predict(np.zeros(4, dtype=np.float32))
+    assert action.shape == () and 0 <= int(action) < 2
+
+
+def test_cli_run_writes_summary_and_tensorboard_tags(tmp_path) -> None:
+    argv = ["--agent", "reinforce", "--total-timesteps", "30000", "--logdir", str(tmp_path)]
+    argv += ["--eval-episodes", "10", "--no-progress", "--set", "num_envs=256"]
+    assert train_main(argv) == 0
+    (run_dir,) = tmp_path.iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["agent"] == "reinforce" and summary["env_steps"] >= 30_000
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["hparams"]["num_envs"] == 256
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    expected = {"losses/policy_loss", "losses/entropy", "losses/value_loss", "charts/episodic_return"}
+    expected |= {"charts/SPS", "eval/mean_normalized_return"}
+    assert expected <= tags
+    assert isinstance(load_agent(run_dir / "model.pt", device="cpu"), Reinforce)
+
+
+def test_cli_refuses_bad_hyperparameters(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--agent", "reinforce", "--set", "gamma=2"])
+    assert exit_info.value.code == 2
+    assert "gamma" in capsys.readouterr().err
