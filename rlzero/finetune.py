@@ -5,7 +5,13 @@ For each seed it fine-tunes the pretrained weights on the target (strategy ``ful
 on the target with the same budget. Both use the agent's default hyperparameters (plus ``--set``);
 the fine-tuned run alone uses ``--lr`` (default: a third of the agent's learning rate). The run
 directory holds the pretraining run (unless ``--pretrained`` is given), one run per seed and arm,
-``transfer_report.json`` and ``transfer_curves.png``.
+``trials.jsonl`` (one record per seed and arm, see :mod:`rlzero.trials`), ``transfer_report.json`` and
+``transfer_curves.png``.
+
+Pretraining runs first, in this process; the seeds' arms then run through :func:`rlzero.trials.run_trials`:
+by default on a local process pool (``--workers``, default the number of CPUs), or as Ray tasks
+(``--backend ray [--ray-address ADDR]``). An arm that fails is reported and left out of the aggregates
+(the run then exits 1); the others still run.
 
 Report figures, per seed and aggregated (median, min, max) for fine-tuned and scratch:
 ``jumpstart`` (normalized return on the target before any update), ``steps_to_solved`` (env steps
@@ -16,6 +22,7 @@ evaluations, i.e. the area under the curve divided by the budget) and ``final``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import sys
 from collections.abc import Sequence
@@ -40,8 +47,9 @@ from rlzero.cli import (
 )
 from rlzero.evaluation import SOLVED_THRESHOLD
 from rlzero.plots import curve_values, plot_curves
-from rlzero.runs import make_run_dir, write_json
+from rlzero.runs import claim_dir, make_run_dir, write_json
 from rlzero.train import train_agent
+from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
 
 FINETUNE_AGENTS: dict[str, type[Agent]] = {"dqn": DQN}
 """Agents whose weights the pipeline moves (our own: SB3 agents go through benchmarks/transfer.py)."""
@@ -77,6 +85,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--eval-episodes", type=positive_int, default=100, help="episodes per evaluation")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_runner_args(parser)
     return parser
 
 
@@ -153,8 +162,7 @@ def run_arm(arm: Arm) -> dict[str, Any]:
         moved = transfer(agent, payload["state_dicts"], arm.strategy)
         for line in moved.lines():
             report(f"{arm.env_id} seed {arm.seed} transfer ({arm.strategy}): {line}")
-    run_dir = Path(arm.run_dir)
-    run_dir.mkdir(parents=True)
+    run_dir = claim_dir(arm.run_dir)  # arm.run_dir, or arm.run_dir_1, ... if that one exists
     result = train_agent(
         agent,
         arm.total_timesteps,
@@ -169,6 +177,7 @@ def run_arm(arm: Arm) -> dict[str, Any]:
         raise KeyboardInterrupt
     return {
         "seed": arm.seed,
+        "run_dir": str(run_dir),
         "summary": result.summary,
         "figures": summarize_arm(result.summary["evaluations"]),
         "transfer": dataclasses.asdict(moved) if moved else None,
@@ -187,12 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         hparams = parse_hparams(args.hparams, agent_class.hparam_types())
         if args.pretrained:
             load_checkpoint(args.pretrained)  # fail now, with one line, on a bad file
-    except (UsageError, ValueError, FileNotFoundError) as exc:
+        options = runner_options(args, device, threads=args.threads)
+    except (UsageError, ValueError, FileNotFoundError, BackendUnavailable) as exc:
         fail(parser, str(exc))
     lr = args.lr if args.lr is not None else agent_class.config_class().learning_rate / 3
     total = args.total_timesteps or agent_class.default_timesteps
     run_dir = make_run_dir(args.logdir, args.target, f"finetune-{args.agent}-{args.strategy}", args.source)
+    run_dir = run_dir.resolve()  # trials may run in other processes, or on other nodes of a cluster
     report(f"run directory: {run_dir}")
+    in_process = options["backend"] == "local" and (options["workers"] or os.cpu_count()) == 1
     common = {
         "agent": args.agent,
         "eval_episodes": args.eval_episodes,
@@ -216,9 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
             pretrained = pretrain["summary"]["checkpoint"]
-        seeds: list[dict[str, Any]] = []
-        for seed in args.seeds:
-            arms = {
+        pretrained = str(Path(pretrained).resolve())
+        common["progress"] = common["progress"] and in_process  # one bar at a time
+        arms: list[tuple[int, str, Arm]] = []
+        for seed in dict.fromkeys(args.seeds):
+            pair = {
                 "finetuned": Arm(
                     env_id=args.target,
                     seed=seed,
@@ -240,15 +254,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                     **common,
                 ),
             }
-            results = {name: run_arm(arm) for name, arm in arms.items()}
-            seeds.append(
-                {
-                    "seed": seed,
-                    "transfer": results["finetuned"]["transfer"],
-                    **{name: r["figures"] for name, r in results.items()},
-                    "curves": {name: r["summary"]["evaluations"] for name, r in results.items()},
-                }
-            )
+            arms += [(seed, name, arm) for name, arm in pair.items()]
+        report(describe(options))
+
+        def progress(index: int, record: dict[str, Any]) -> None:
+            seed, name, _ = arms[index]
+            if record["ok"]:
+                figures = record["result"]["figures"]
+                shown = ", ".join(
+                    f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+                )
+                report(f"seed {seed} {name}: {shown}")
+            else:
+                report(f"seed {seed} {name}: FAILED {record['error']['type']}: {record['error']['message']}")
+
+        records = run_trials(
+            run_arm,
+            [arm for _, _, arm in arms],
+            results_path=run_dir / "trials.jsonl",
+            on_result=progress,
+            **options,
+        )
+        results: dict[int, dict[str, Any]] = {}
+        failed = []
+        for (seed, name, _), record in zip(arms, records, strict=True):
+            if record["ok"]:
+                results.setdefault(seed, {})[name] = record["result"]
+            else:
+                failed.append({"seed": seed, "arm": name, "error": record["error"]})
+        seeds = [
+            {
+                "seed": seed,
+                "transfer": pair["finetuned"]["transfer"],
+                **{name: r["figures"] for name, r in pair.items()},
+                "curves": {name: r["summary"]["evaluations"] for name, r in pair.items()},
+            }
+            for seed, pair in results.items()
+            if len(pair) == 2  # a seed counts when both its arms finished
+        ]
+        if not seeds:
+            fail(parser, f"every seed failed; first error: {failed[0]['error']['message']}")
     except (ValueError, FileNotFoundError) as exc:
         fail(parser, str(exc))
     except KeyboardInterrupt:
@@ -269,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "aggregate": aggregated,
         "verdict": verdict(aggregated["finetuned"], aggregated["scratch"], len(seeds)),
         "seeds": seeds,
+        "failed": failed,
     }
     write_json(run_dir / "transfer_report.json", summary)
     plot_curves(
@@ -289,6 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(summary["verdict"])
     print(f"report: {Path(run_dir) / 'transfer_report.json'}")
+    if failed:
+        report(f"{len(failed)} arm(s) failed (errors in the report and in {run_dir / 'trials.jsonl'})")
+        return 1
     return 0
 
 

@@ -15,14 +15,24 @@ CHECKPOINT_NAME = "model.pt"
 def make_run_dir(logdir: str | Path, *name_parts: object) -> Path:
     """Create ``logdir/<part>__<part>__...__<unix time>`` (CleanRL-style); never reuse one."""
     base = "__".join([*(str(p) for p in name_parts), str(int(time.time()))])
+    return claim_dir(Path(logdir) / base)
+
+
+def claim_dir(path: str | Path) -> Path:
+    """Create ``path``, or ``path_1``, ``path_2``, ... where it exists; return the one created.
+
+    ``mkdir`` is atomic, so runs started at once (a process pool, Ray tasks on a shared filesystem)
+    never share a directory, and a rerun never writes into an old run's directory.
+    """
+    path = Path(path)
     for suffix in ["", *(f"_{i}" for i in range(1, 1000))]:
-        path = Path(logdir) / f"{base}{suffix}"
+        candidate = path.with_name(f"{path.name}{suffix}")
         try:
-            path.mkdir(parents=True)
-            return path
+            candidate.mkdir(parents=True)
+            return candidate
         except FileExistsError:
             continue
-    raise FileExistsError(f"no free run directory name under {logdir} for {base}")
+    raise FileExistsError(f"no free run directory name for {path}")
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
