@@ -27,7 +27,7 @@ from rlzero.agents.schedules import linear_schedule
 
 @dataclass
 class DQNConfig:
-    num_envs: int = 1024
+    num_envs: int = 512
     """boards (or env copies) stepped together; each iteration collects this many transitions"""
     learning_rate: float = 1e-3
     """Adam step size"""
@@ -80,7 +80,8 @@ class DQN(Agent):
     The defaults are tuned for ZeroOut: many boards per step and one large batch per step keep the
     whole loop in a few big tensor operations (fast), and a 200k-transition buffer with a target
     network synced every 100 updates keeps the greedy policy solved once it is (seeds 0-9 solve by
-    about 90k env steps and stay solved to 300k; see benchmarks/README.md).
+    about 60k env steps and stay solved to 300k, and within a 100k budget by about 50k; see
+    benchmarks/README.md).
     """
 
     name = "dqn"
