@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import nn
 
-NETWORK_ARCHS = ("mlp",)
+NETWORK_ARCHS = ("mlp", "slot")
 
 
 MAX_ONEHOT_VALUES = 32
@@ -114,4 +114,48 @@ def build_network(
         raise ValueError(f"unknown network arch {arch!r}; valid: {', '.join(NETWORK_ARCHS)}")
     if not hidden_sizes:
         raise ValueError("hidden_sizes needs at least one layer width")
-    return MLPNetwork(observation_space, n_outputs, hidden_sizes)
+    network_class = SlotNetwork if arch == "slot" else MLPNetwork
+    return network_class(observation_space, n_outputs, hidden_sizes)
+
+
+class SlotNetwork(nn.Module):
+    """Size-agnostic network: one output per slot, from weights shared across slots.
+
+    Each entry is one-hot encoded on its own and embedded by the shared ``features.slot`` MLP. Two
+    pooled contexts tell every slot about the rest of the board: the mean embedding of all slots and
+    the mean embedding of the slots to its left (order matters in ``ZeroOutInOrder``). The shared
+    ``features.mix`` layer combines ``[own, all, left]`` and the shared ``head`` maps it to the slot's
+    output (its Q-value or logit). No tensor depends on the number of slots, so weights trained on 10
+    slots serve 20. It needs what ZeroOut has: one action per entry, integer entries with few values.
+    """
+
+    def __init__(self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int]) -> None:
+        super().__init__()
+        low, high = np.asarray(space.low), np.asarray(space.high)
+        n_values = int(high.max() - low.min()) + 1 if np.all(np.isfinite(high)) else 0
+        if (
+            len(space.shape) != 1
+            or n_outputs != space.shape[0]
+            or not np.issubdtype(space.dtype, np.integer)
+            or not 0 < n_values <= MAX_ONEHOT_VALUES
+        ):
+            raise ValueError(
+                "the slot network needs one action per observation entry and integer entries with at "
+                f"most {MAX_ONEHOT_VALUES} values; got {space} with {n_outputs} actions"
+            )
+        width = hidden_sizes[-1]
+        self.register_buffer("values", torch.arange(int(low.min()), int(low.min()) + n_values).float())
+        self.features = nn.ModuleDict(
+            {"slot": mlp([n_values, *hidden_sizes]), "mix": mlp([3 * width, width])}
+        )
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        onehot = (obs.float().unsqueeze(-1) == self.values).float()  # (batch, slots, values)
+        own = self.features["slot"](onehot)  # (batch, slots, width)
+        slots = own.shape[1]
+        everyone = own.mean(dim=1, keepdim=True).expand_as(own)
+        left_sum = own.cumsum(dim=1) - own
+        left_count = torch.arange(slots, device=obs.device).clamp(min=1).view(1, slots, 1)
+        mixed = self.features["mix"](torch.cat([own, everyone, left_sum / left_count], dim=-1))
+        return self.head(mixed).squeeze(-1)
