@@ -43,10 +43,7 @@ class ObservationEncoder(nn.Module):
                 self.n_values = n_values
         bounded = np.isfinite(high) & (low >= 0) & (high > 0)
         scale = np.where(bounded, 1.0 / np.where(bounded, high, 1.0), 1.0)
-        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-        # low and values are no longer read (forward scatters); they stay so checkpoints keep their keys.
-        self.register_buffer("values", torch.arange(max(self.n_values, 1), dtype=torch.float32))
         self.out_dim = low.size * self.n_values if self.n_values else low.size
         self.low_value = int(low[0]) if self.n_values else 0
         # Where each entry's one-hot block starts, in forward's output and in project's table.
