@@ -25,8 +25,13 @@ goes hits every agent alike. Hyperparameters: each agent's defaults, except the 
 whole rollouts (reinforce) may overshoot the budget by its last rollout; the env steps it really took are
 what the curve, the table and env-steps/s report.
 
-Each trial is :func:`run_trial`: plain data in, plain JSON-able data out, no shared state, so a process
-pool or a Ray cluster can run trials as they are. This script runs them one after another.
+Each trial is :func:`run_trial`: plain data in, plain JSON-able data out, no shared state, run through
+:func:`rlzero.trials.run_trials`. By default one after another in this process (``--workers 1``: the
+timings are part of what this benchmark measures, and a trial sharing a 2-core machine with another runs
+slower); ``--workers N`` runs N at a time on a local process pool, ``--backend ray [--ray-address ADDR]``
+as Ray tasks. The per-seed scores are the same whatever runs them (CPU, fixed threads); the timings of
+trials run side by side are each trial's own wall-clock under that sharing (``trial_cpu_seconds`` is
+recorded beside them). Finished trials are appended to ``<out>/trials.jsonl``; ``--resume`` keeps them.
 
 Run (the full run is sized for under 30 minutes on a quiet 2-core machine; ``--quick`` runs the whole
 pipeline on a tiny budget in under a minute)::
@@ -34,6 +39,8 @@ pipeline on a tiny budget in under a minute)::
     .venv/bin/python benchmarks/compare_sb3.py
     .venv/bin/python benchmarks/compare_sb3.py --quick --out /tmp/compare_sb3
     .venv/bin/python benchmarks/compare_sb3.py --envs CartPole-v1 --seeds 1 --budget CartPole-v1=50000
+    .venv/bin/python benchmarks/compare_sb3.py --workers 2 --resume
+    .venv/bin/python benchmarks/compare_sb3.py --backend ray --ray-address auto
 
 It prints and writes ``compare_sb3.md`` (the table), ``compare_sb3.json`` (every trial with its curve,
 the settings, the machine and the versions) and two PNGs per env (``<env>_steps.png``,
@@ -50,7 +57,6 @@ import os
 import platform
 import sys
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +73,7 @@ from rlzero.agents.sb3 import SB3_AGENTS
 from rlzero.callbacks import EvalCallback
 from rlzero.cli import ArgumentParser
 from rlzero.evaluation import SOLVED_THRESHOLD
+from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
 
 gym.register_envs(rlzero)
 
@@ -600,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick", action="store_true", help="1 seed, tiny budgets, 2 evaluations: the pipeline in < 1 minute"
     )
+    add_runner_args(parser, resume=True, default_workers=1)
     return parser
 
 
@@ -617,6 +625,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.device = str(resolve_device(args.device))
     except (ValueError, RuntimeError) as exc:
+        parser.error(str(exc))
+    try:
+        options = runner_options(args, args.device, threads=args.threads)
+    except BackendUnavailable as exc:
         parser.error(str(exc))
     overrides = parse_budgets(args.budget, parser)
     unknown_budget = sorted(set(overrides) - set(args.envs))
@@ -648,6 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
     print(f"torch threads per trial: {args.threads} (every agent)")
+    print(describe(options))
     print(
         f"{len(agents)} agents x {len(envs)} envs x {len(seeds)} seeds; budgets "
         + ", ".join(f"{e}={b:,}" for e, b in budgets.items())
@@ -667,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": args.device,
         "device_label": device_label(args.device),
         "quick": args.quick,
+        "runner": {k: v for k, v in options.items() if k != "threads"} | {"described": describe(options)},
         "hparams": {f"{a} {e}": HPARAMS.get((a, e), {}) for e in envs for a in agents},
     }
     report: dict[str, Any] = {
@@ -700,14 +714,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for agent in agents
     ]
     began = time.perf_counter()
-    for i, spec in enumerate(specs, 1):
-        head = f"[{i}/{len(specs)}] {spec['env_id']} {spec['agent']} seed {spec['seed']}"
-        try:
-            trial = run_trial(spec)
-        except Exception as exc:  # one failed trial is reported, the sweep goes on
-            trial = {**spec, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-            print(f"{head}: FAILED {trial['error']}")
-        else:
+    trials: list[dict[str, Any] | None] = [None] * len(specs)
+
+    def record_trial(index: int, record: dict[str, Any]) -> None:
+        spec = specs[index]
+        done = sum(t is not None for t in trials) + 1
+        head = f"[{done}/{len(specs)}] {spec['env_id']} {spec['agent']} seed {spec['seed']}"
+        if record["ok"]:
+            trial = record["result"]
             solved = (
                 f"solved at {trial['steps_to_solved']:,} steps / {trial['seconds_to_solved']:.1f} s"
                 + (", stayed" if trial["stayed_solved"] else ", did not stay")
@@ -716,12 +730,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(
                 f"{head}: final {_num(trial['final_score'], 3)}, {solved}, "
-                f"{trial['env_steps_per_s']:,.0f} env-steps/s, {trial['trial_seconds']:.1f} s"
+                f"{trial['env_steps_per_s']:,.0f} env-steps/s, {trial['trial_seconds']:.1f} s",
+                flush=True,
             )
-        report["trials"].append(trial)
+        else:  # one failed trial is reported, the sweep goes on
+            error = record["error"]
+            trial = {**spec, "error": f"{error['type']}: {error['message']}", "traceback": error["traceback"]}
+            print(f"{head}: FAILED {trial['error']}", flush=True)
+        trials[index] = trial
+        report["trials"] = [t for t in trials if t is not None]  # in spec order
         report["total_seconds"] = time.perf_counter() - began
-        # Written after every trial, so an interrupted run keeps the trials it finished.
+        # Written after every trial, so an interrupted run keeps the trials it finished (and trials.jsonl
+        # lets --resume skip them).
         json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+
+    run_trials(run_trial, specs, results_path=out / "trials.jsonl", on_result=record_trial, **options)
 
     report["envs"] = {}
     subtitle = (
