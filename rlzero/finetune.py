@@ -35,6 +35,7 @@ from rlzero.agents import Agent
 from rlzero.agents.checkpoint import load_checkpoint
 from rlzero.agents.device import DEVICE_CHOICES, resolve_device
 from rlzero.agents.dqn import DQN
+from rlzero.agents.reinforce import Reinforce
 from rlzero.agents.transfer import STRATEGIES, transfer
 from rlzero.cli import (
     ArgumentParser,
@@ -51,7 +52,7 @@ from rlzero.runs import claim_dir, make_run_dir, write_json
 from rlzero.train import train_agent
 from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
 
-FINETUNE_AGENTS: dict[str, type[Agent]] = {"dqn": DQN}
+FINETUNE_AGENTS: dict[str, type[Agent]] = {"dqn": DQN, "reinforce": Reinforce}
 """Agents whose weights the pipeline moves (our own: SB3 agents go through benchmarks/transfer.py)."""
 
 
