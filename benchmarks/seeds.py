@@ -1,4 +1,4 @@
-"""Does ``python -m rlzero.train --agent AGENT`` with its defaults solve ZeroOut-v0 on every seed, and stay solved?
+"""Does `python -m rlzero.train --agent AGENT` with its defaults solve ZeroOut-v0 on every seed, and stay so?
 
 Runs the train CLI itself (defaults: budget, hyperparameters, evaluation every twentieth of the budget
 with 100 episodes) for seeds 0..N-1 and reads each run's ``summary.json``: the first evaluation at or
@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             for r in rows
         ),
         "",
-        f"Solved {result['seeds_solved']}/{args.seeds}, stayed solved {result['seeds_stayed_solved']}/{args.seeds}; "
-        f"median {result['median_steps_to_solved']} env steps and {result['median_seconds_to_solved']} s to solved; "
+        f"Solved {result['seeds_solved']}/{args.seeds}, "
+        f"stayed solved {result['seeds_stayed_solved']}/{args.seeds}; "
+        f"median {result['median_steps_to_solved']} env steps "
+        f"and {result['median_seconds_to_solved']} s to solved; "
         f"median {result['median_env_steps_per_s']:,.0f} env steps/s.",
     ]
     (out / f"seeds_{args.agent}.md").write_text("\n".join(lines) + "\n")
