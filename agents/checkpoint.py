@@ -96,6 +96,12 @@ def _why_refused(path: Path, message: str) -> str | None:
 
 def load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str = "network") -> None:
     """Load every tensor or none: a mismatch names the missing, unexpected and misshapen tensors."""
+    check_weights(module, state_dict, what)
+    module.load_state_dict(state_dict)
+
+
+def check_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str = "network") -> None:
+    """Raise :class:`CheckpointError` naming every tensor of ``state_dict`` that does not fit ``module``."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
@@ -115,4 +121,3 @@ def load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: s
     ]
     if problems:
         raise CheckpointError(f"weights do not fit the {what}: " + "; ".join(problems))
-    module.load_state_dict(state_dict)

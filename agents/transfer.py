@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from rlzero.agents.base import Agent
-from rlzero.agents.checkpoint import CheckpointError, load_weights
+from rlzero.agents.checkpoint import CheckpointError, check_weights
 
 STRATEGIES = ("full", "freeze", "head")
 HEAD_PREFIX = "head."
@@ -62,12 +62,18 @@ def transfer(
     if missing:
         raise CheckpointError(f"checkpoint has no weights for {', '.join(missing)} of agent {agent.name}")
     report = TransferReport()
+    incomings = {}
     for name, net in agent.networks.items():
         incoming = dict(state_dicts[name])
         if strategy == "head":
             own = net.state_dict()
             incoming.update({k: v for k, v in own.items() if is_head(k)})
-        load_weights(net, incoming, what=f"{agent.name} {name}")
+        check_weights(net, incoming, what=f"{agent.name} {name}")
+        incomings[name] = incoming
+    # Every network fits: only now is any of them touched (a mismatch anywhere loads nothing).
+    for name, net in agent.networks.items():
+        incoming = incomings[name]
+        net.load_state_dict(incoming)
         report.loaded[name] = [k for k in incoming if strategy != "head" or not is_head(k)]
         report.reinitialised[name] = [k for k in incoming if strategy == "head" and is_head(k)]
         for param_name, param in net.named_parameters():

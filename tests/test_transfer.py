@@ -1,0 +1,406 @@
+"""Pretrain -> fine-tune: rlzero.agents.transfer, the finetune CLI and ``train --init-from``.
+
+Each strategy moves and freezes exactly the tensors it says (``requires_grad``, and frozen tensors
+bit-identical after fine-tuning); a mismatched transfer fails naming the tensors and changes nothing;
+the slot network moves between board sizes; a tiny seeded run of the finetune CLI writes a complete
+report. Source weights are a fresh agent's moved by seeded noise (so they differ from any fresh
+init) rather than pretrained ones: these checks are about which tensors move, not how good they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from rlzero import finetune, train
+from rlzero.agents.base import Agent
+from rlzero.agents.checkpoint import CheckpointError, load_checkpoint
+from rlzero.agents.dqn import DQN
+from rlzero.agents.reinforce import Reinforce
+from rlzero.agents.transfer import STRATEGIES, transfer
+from rlzero.evaluation import evaluate
+from rlzero.finetune import aggregate, summarize_arm, verdict
+
+torch.set_num_threads(1)
+
+SMALL: dict[type[Agent], dict[str, Any]] = {
+    DQN: {
+        "num_envs": 32,
+        "hidden_sizes": (16, 16),
+        "learning_starts": 256,
+        "batch_size": 32,
+        "buffer_size": 4_096,
+    },
+    Reinforce: {"num_envs": 32, "hidden_sizes": (16,)},
+}
+FINETUNE_STEPS = 2_048
+HEAD = ["head.weight", "head.bias"]
+
+StateDicts = dict[str, dict[str, torch.Tensor]]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """The CLIs set torch's threads to their --threads (1); leave the suite's setting as it was."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make(agent_class: type[Agent], env_id: str = "ZeroOut-v0", seed: int = 0, **extra: Any) -> Agent:
+    return agent_class(env_id, device="cpu", seed=seed, **{**SMALL[agent_class], **extra})
+
+
+def snapshot(agent: Agent) -> StateDicts:
+    return {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in agent.networks.items()}
+
+
+def perturb(agent: Agent) -> Agent:
+    """Move every parameter by seeded noise (each network on its own: DQN's target differs from q_net)."""
+    noise = torch.Generator().manual_seed(123)
+    with torch.no_grad():
+        for net in agent.networks.values():
+            for param in net.parameters():
+                param.add_(0.5 * torch.randn(param.shape, generator=noise))
+    return agent
+
+
+def perturbed_source(agent_class: type[Agent], env_id: str = "ZeroOut-v0", **extra: Any) -> StateDicts:
+    return snapshot(perturb(make(agent_class, env_id, seed=1, **extra)))
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], keys: Iterable[str]) -> None:
+    keys = list(keys)
+    assert keys
+    for k in keys:
+        assert a[k].shape == b[k].shape and torch.equal(a[k], b[k]), k
+
+
+def assert_all_differ(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], keys: Iterable[str]) -> None:
+    keys = list(keys)
+    assert keys
+    for k in keys:
+        assert not torch.equal(a[k], b[k]), k
+
+
+def is_head(name: str) -> bool:
+    return name.startswith("head.")
+
+
+def body(names: Iterable[str]) -> list[str]:
+    return [k for k in names if not is_head(k)]
+
+
+def param_names(net: torch.nn.Module) -> list[str]:
+    return [n for n, _ in net.named_parameters()]
+
+
+# ---------------------------------------------------------------- the three strategies
+@pytest.fixture(scope="module", params=[DQN, Reinforce], ids=["dqn", "reinforce"])
+def source(request: pytest.FixtureRequest) -> tuple[type[Agent], StateDicts]:
+    return request.param, perturbed_source(request.param)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_strategy_moves_and_freezes_exactly_its_tensors(
+    source: tuple[type[Agent], StateDicts], strategy: str
+) -> None:
+    agent_class, src = source
+    agent = make(agent_class, "ZeroOutInOrder-v0", seed=0)
+    fresh = snapshot(agent)
+    report = transfer(agent, src, strategy)
+    loaded = snapshot(agent)
+    dqn = isinstance(agent, DQN)
+    names = list(agent.networks)
+    assert set(report.loaded) == set(report.reinitialised) == set(report.frozen) == set(names)
+
+    for name, net in agent.networks.items():
+        # What the network should now hold; DQN's target net is synced to the transferred q_net.
+        expected = src["q_net" if dqn else name]
+        keys, params = list(loaded[name]), param_names(net)
+        trainable = [n for n, p in net.named_parameters() if p.requires_grad]
+        if strategy == "head":
+            assert_same(loaded[name], expected, body(keys))
+            assert_same(loaded[name], fresh[name], HEAD)  # the fresh agent's own init ...
+            assert_all_differ(loaded[name], expected, HEAD)  # ... not the source's
+            assert report.loaded[name] == body(keys)
+            assert report.reinitialised[name] == HEAD
+        else:
+            assert_same(loaded[name], expected, keys)
+            assert report.loaded[name] == keys
+            assert report.reinitialised[name] == []
+        if strategy == "freeze":
+            assert trainable == HEAD
+            assert report.frozen[name] == body(params) != []
+        else:
+            assert trainable == params
+            assert report.frozen[name] == []
+        assert report.trainable[name] == trainable
+    if dqn:
+        # after_transfer: the target starts from the transferred online net, not the source's target.
+        assert_same(loaded["target_net"], loaded["q_net"], loaded["q_net"])
+        assert_all_differ(src["target_net"], src["q_net"], param_names(agent.q_net))
+    assert [line.split(":")[0] for line in report.lines()] == names
+
+    agent.learn(FINETUNE_STEPS)
+    tuned = snapshot(agent)
+    for name, net in agent.networks.items():
+        if name == "target_net":
+            continue  # it only copies q_net (every 100 updates; fewer happen here)
+        params = param_names(net)
+        assert_all_differ(tuned[name], loaded[name], HEAD)
+        if strategy == "freeze":
+            # every frozen tensor (buffers included) is bit-identical to the source's
+            assert_same(tuned[name], src[name], body(tuned[name]))
+        else:
+            assert_all_differ(tuned[name], loaded[name], body(params))
+        assert [n for n, p in net.named_parameters() if p.requires_grad] == report.trainable[name]
+
+
+# ---------------------------------------------------------------- failures
+@pytest.fixture(scope="module")
+def ten_slot_mlp() -> StateDicts:
+    return perturbed_source(DQN, "ZeroOut-v0")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_mismatched_transfer_names_the_tensors_and_loads_nothing(
+    ten_slot_mlp: StateDicts, strategy: str
+) -> None:
+    agent = make(DQN, "ZeroOutLarge-v0")
+    before = snapshot(agent)
+    with pytest.raises(CheckpointError) as raised:
+        transfer(agent, ten_slot_mlp, strategy)
+    message = str(raised.value)
+    assert "q_net" in message
+    assert "features.0.weight (checkpoint (16, 100) vs dqn q_net (16, 200))" in message
+    # the head is re-initialised under `head`, so only then is it not a mismatch
+    assert ("head.weight" in message) == (strategy != "head")
+    after = snapshot(agent)
+    for name in before:
+        assert_same(after[name], before[name], before[name])
+    assert all(p.requires_grad for net in agent.networks.values() for p in net.parameters())
+
+
+def test_a_mismatch_in_a_later_network_loads_nothing_either(ten_slot_mlp: StateDicts) -> None:
+    """q_net fits and target_net does not: neither is loaded, and nothing gets frozen."""
+    agent = make(DQN, "ZeroOutLarge-v0")
+    before = snapshot(agent)
+    fitting = perturbed_source(DQN, "ZeroOutLarge-v0")
+    with pytest.raises(CheckpointError, match="target_net"):
+        transfer(agent, {"q_net": fitting["q_net"], "target_net": ten_slot_mlp["target_net"]}, "freeze")
+    after = snapshot(agent)
+    for name in before:
+        assert_same(after[name], before[name], before[name])
+    assert all(p.requires_grad for net in agent.networks.values() for p in net.parameters())
+
+
+def test_unknown_strategy_and_missing_network(ten_slot_mlp: StateDicts) -> None:
+    agent = make(DQN)
+    with pytest.raises(ValueError, match="unknown strategy 'partial'; valid: full, freeze, head"):
+        transfer(agent, ten_slot_mlp, "partial")
+    with pytest.raises(CheckpointError, match="target_net"):
+        transfer(agent, {"q_net": ten_slot_mlp["q_net"]}, "full")
+
+
+# ---------------------------------------------------------------- the size-agnostic network
+@pytest.mark.parametrize("agent_class", [DQN, Reinforce], ids=["dqn", "reinforce"])
+def test_slot_network_moves_from_10_to_20_slots(agent_class: type[Agent]) -> None:
+    src = perturbed_source(agent_class, "ZeroOut-v0", net_arch="slot")
+    agent = make(agent_class, "ZeroOutLarge-v0", net_arch="slot")
+    report = transfer(agent, src, "full")
+    for name, net in agent.networks.items():
+        sd = net.state_dict()
+        assert {k: v.shape for k, v in sd.items()} == {k: v.shape for k, v in src[name].items()}
+        assert report.loaded[name] == list(sd)
+    expected = src["q_net"] if isinstance(agent, DQN) else src["policy"]
+    net = agent.q_net if isinstance(agent, DQN) else agent.policy
+    assert_same(net.state_dict(), expected, expected)
+    obs, _ = agent.env.reset(seed=0)
+    assert net(obs).shape == (agent.config.num_envs, 20)  # one output per slot
+    actions, _ = agent.predict(obs.cpu().numpy())
+    assert actions.shape == (agent.config.num_envs,) and actions.min() >= 0 and actions.max() < 20
+    single, _ = agent.predict(obs[0].cpu().numpy())
+    assert single.shape == () and 0 <= int(single) < 20
+
+
+# ---------------------------------------------------------------- report figures
+def row(steps: int, normalized: float | None, ret: float = 0.0) -> dict[str, Any]:
+    return {"env_steps": steps, "mean_normalized_return": normalized, "mean_return": ret}
+
+
+def test_summarize_arm() -> None:
+    solved = summarize_arm([row(0, 0.2), row(1000, 0.5), row(2000, 0.995), row(3000, 0.98)])
+    assert solved == {
+        "jumpstart": 0.2,
+        "steps_to_solved": 2000,
+        "auc": pytest.approx((0.2 + 0.5 + 0.995 + 0.98) / 4),
+        "final": 0.98,
+    }
+    assert summarize_arm([row(0, 0.99)])["steps_to_solved"] == 0  # the threshold counts as solved
+    never = summarize_arm([row(0, 0.1), row(500, 0.989)])
+    assert never["steps_to_solved"] is None and never["final"] == 0.989
+    # envs without an optimum (no normalized return) are measured by return
+    assert summarize_arm([row(0, None, 12.0), row(10, None, 30.0)])["auc"] == 21.0
+
+
+def test_aggregate() -> None:
+    seeds = [
+        {"jumpstart": 0.1, "steps_to_solved": 3000, "auc": 0.5, "final": 1.0},
+        {"jumpstart": 0.3, "steps_to_solved": None, "auc": 0.4, "final": 0.9},
+        {"jumpstart": 0.2, "steps_to_solved": 1000, "auc": 0.6, "final": 0.95},
+    ]
+    out = aggregate(seeds)
+    assert out["jumpstart"] == {"median": 0.2, "min": 0.1, "max": 0.3, "n": 3}
+    assert out["steps_to_solved"] == {"median": 2000, "min": 1000, "max": 3000, "n": 2}
+    assert out["final"]["median"] == 0.95
+    nobody = aggregate([{**s, "steps_to_solved": None} for s in seeds])["steps_to_solved"]
+    assert nobody == {"median": None, "min": None, "max": None, "n": 0}
+
+
+def steps(*values: int | None) -> dict[str, Any]:
+    return aggregate([{"jumpstart": 0, "steps_to_solved": v, "auc": 0, "final": 0} for v in values])
+
+
+def test_verdict() -> None:
+    assert verdict(steps(1000, 1000, 1000), steps(3000, 4000, 5000), 3) == (
+        "fine-tuned median steps to solved 1000 vs scratch 4000 (ratio 0.25: at most half of scratch)"
+    )
+    assert "at most half" in verdict(steps(2000), steps(4000), 1)  # exactly half counts
+    assert "more than half" in verdict(steps(3000), steps(4000), 1)
+    assert verdict(steps(1000, None, None), steps(3000, 3000, 3000), 3) == (
+        "fine-tuning reached solved on only 1/3 seeds"
+    )
+    assert verdict(steps(1000, 1000, None), steps(3000, None, None), 3) == (
+        "fine-tuning solved on 2/3 seeds; scratch only on 1/3"
+    )
+
+
+# ---------------------------------------------------------------- the CLIs
+FINETUNE_ARGV = [
+    "--agent",
+    "dqn",
+    "--strategy",
+    "freeze",
+    "--pretrain-timesteps",
+    "4000",
+    "--total-timesteps",
+    "3000",
+    "--eval-freq",
+    "1500",
+    "--eval-episodes",
+    "5",
+    "--seeds",
+    "0",
+    "1",
+    "--device",
+    "cpu",
+    "--workers",
+    "1",
+    "--set",
+    "num_envs=64",
+    "learning_starts=500",
+    "batch_size=64",
+    "hidden_sizes=32,32",
+    "buffer_size=10000",
+    "--no-progress",
+]
+
+
+@pytest.fixture(scope="module")
+def finetune_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    logdir = tmp_path_factory.mktemp("finetune")
+    assert finetune.main([*FINETUNE_ARGV, "--logdir", str(logdir)]) == 0
+    (run_dir,) = logdir.iterdir()
+    return run_dir, json.loads((run_dir / "transfer_report.json").read_text())
+
+
+def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[str, Any]]) -> None:
+    run_dir, report = finetune_run
+    assert run_dir.name.startswith("ZeroOutInOrder-v0__finetune-dqn-freeze__ZeroOut-v0__")
+    assert (report["agent"], report["source"], report["target"]) == ("dqn", "ZeroOut-v0", "ZeroOutInOrder-v0")
+    assert report["strategy"] == "freeze" and report["total_timesteps"] == 3000
+    assert report["learning_rate"] == pytest.approx(DQN.config_class().learning_rate / 3)
+    assert report["failed"] == []
+    assert isinstance(report["verdict"], str) and report["verdict"]
+    for arm in ("finetuned", "scratch"):
+        figures = report["aggregate"][arm]
+        assert set(figures) == {"jumpstart", "steps_to_solved", "auc", "final"}
+        for key, stats in figures.items():
+            assert set(stats) == {"median", "min", "max", "n"}
+            if key != "steps_to_solved":
+                assert stats["n"] == 2 and stats["min"] <= stats["median"] <= stats["max"]
+
+    assert [s["seed"] for s in report["seeds"]] == [0, 1]
+    for seed in report["seeds"]:
+        for arm in ("finetuned", "scratch"):
+            curve = seed["curves"][arm]
+            assert curve[0]["env_steps"] == 0  # the jumpstart: evaluated before any update
+            assert curve[-1]["env_steps"] >= 3000
+            assert seed[arm] == summarize_arm(curve)
+        moved = seed["transfer"]
+        q_params = ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias"]
+        assert moved["frozen"] == {"q_net": q_params, "target_net": q_params}
+        assert moved["trainable"] == {"q_net": HEAD, "target_net": HEAD}
+        assert moved["reinitialised"] == {"q_net": [], "target_net": []}
+        assert "head.weight" in moved["loaded"]["q_net"]
+
+    # Every weight is loaded under `freeze`, so the jumpstart is the pretrained policy's on the
+    # target, the same for both seeds.
+    pretrained = DQN.load(report["pretrained"], device="cpu")
+    assert Path(report["pretrained"]).is_relative_to(run_dir / "pretrain")
+    jumpstart = evaluate(pretrained, "ZeroOutInOrder-v0", 5).mean_normalized_return
+    assert [s["finetuned"]["jumpstart"] for s in report["seeds"]] == [jumpstart, jumpstart]
+
+    assert len((run_dir / "trials.jsonl").read_text().splitlines()) == 4
+    png = run_dir / "transfer_curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_finetune_cli_missing_pretrained_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere" / "missing.pt"
+    argv = ["--agent", "dqn", "--pretrained", str(missing), "--logdir", str(tmp_path / "runs")]
+    with pytest.raises(SystemExit) as exited:
+        finetune.main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "missing.pt" in err
+    assert not (tmp_path / "runs").exists()  # failed before any work
+
+
+def test_train_init_from_starts_from_the_saved_weights(tmp_path: Path) -> None:
+    source = perturb(make(DQN, seed=1))
+    checkpoint = source.save(tmp_path / "source.pt")
+    argv = [
+        "--agent",
+        "dqn",
+        "--init-from",
+        str(checkpoint),
+        "--total-timesteps",
+        "64",  # two steps of 32 boards, no update before learning_starts: the weights stay put
+        "--set",
+        "num_envs=32",
+        "hidden_sizes=16,16",
+        "learning_starts=1000000",
+        "buffer_size=1000",
+        "--eval-episodes",
+        "5",
+        "--no-progress",
+        "--logdir",
+        str(tmp_path / "runs"),
+    ]
+    assert train.main(argv) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "config.json").read_text())["init_from"] == str(checkpoint)
+    saved = load_checkpoint(run_dir / "model.pt")["state_dicts"]
+    expected = snapshot(source)
+    fresh = snapshot(make(DQN, seed=0))
+    for name in expected:
+        assert_same(saved[name], expected[name], expected[name])
+        assert_all_differ(saved[name], fresh[name], param_names(source.networks[name]))
