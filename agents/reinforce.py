@@ -51,6 +51,7 @@ from torch import nn
 from rlzero.agents.base import Agent, Reporter, check_positive
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.networks import build_network
+from rlzero.agents.schedules import linear_schedule, set_learning_rate
 
 
 @dataclass
@@ -214,9 +215,10 @@ class Reinforce(Agent):
         try:
             while self.num_timesteps - start_steps < total_timesteps:
                 if self.config.anneal_lr:
-                    progress = (self.num_timesteps - start_steps) / total_timesteps
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = self.config.learning_rate * (1.0 - progress)
+                    lr = linear_schedule(
+                        self.config.learning_rate, 0.0, total_timesteps, self.num_timesteps - start_steps
+                    )
+                    set_learning_rate(self.optimizer, lr)
                 rollout = self._collect(
                     reporter, seed=self.seed if self.num_timesteps == start_steps else None
                 )
