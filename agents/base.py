@@ -22,7 +22,7 @@ from torch import nn
 
 import rlzero
 from rlzero.agents.callbacks import Callback
-from rlzero.agents.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from rlzero.agents.checkpoint import CheckpointError, check_weights, load_checkpoint, save_checkpoint
 from rlzero.agents.device import resolve_device
 from rlzero.agents.vec_env import make_vec_env
 
@@ -183,12 +183,14 @@ class Agent(ABC):
         self.load_weights(load_checkpoint(path, map_location=self.device)["state_dicts"])
 
     def load_weights(self, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
-        """Load every network's weights; a missing or misshapen tensor is a CheckpointError."""
+        """Load every network's weights, or none: a missing or misshapen tensor is a CheckpointError."""
         missing = sorted(set(self.networks) - set(state_dicts))
         if missing:
-            raise CheckpointError(f"checkpoint lacks network(s) {', '.join(missing)} for agent {self.name}")
+            raise CheckpointError(f"checkpoint has no weights for {', '.join(missing)} of agent {self.name}")
         for name, net in self.networks.items():
-            load_weights(net, dict(state_dicts[name]), what=f"{self.name} {name}")
+            check_weights(net, dict(state_dicts[name]), what=f"{self.name} {name}")
+        for name, net in self.networks.items():
+            net.load_state_dict(dict(state_dicts[name]))
 
     @classmethod
     def load(cls: type[AgentT], path: str | Path, device: str | torch.device = "auto") -> AgentT:

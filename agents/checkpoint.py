@@ -94,12 +94,6 @@ def _why_refused(path: Path, message: str) -> str | None:
     return None
 
 
-def load_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str = "network") -> None:
-    """Load every tensor or none: a mismatch names the missing, unexpected and misshapen tensors."""
-    check_weights(module, state_dict, what)
-    module.load_state_dict(state_dict)
-
-
 def check_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str = "network") -> None:
     """Raise :class:`CheckpointError` naming every tensor of ``state_dict`` that does not fit ``module``."""
     own = module.state_dict()

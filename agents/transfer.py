@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from rlzero.agents.base import Agent
-from rlzero.agents.checkpoint import CheckpointError, check_weights
 
 STRATEGIES = ("full", "freeze", "head")
 HEAD_PREFIX = "head."
@@ -58,24 +57,16 @@ def transfer(
     """Load pretrained weights into ``agent`` according to ``strategy`` (see the module table)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
-    missing = sorted(set(agent.networks) - set(state_dicts))
-    if missing:
-        raise CheckpointError(f"checkpoint has no weights for {', '.join(missing)} of agent {agent.name}")
+    incoming = {name: dict(state_dicts[name]) for name in agent.networks if name in state_dicts}
+    if strategy == "head":
+        for name, net in agent.networks.items():
+            if name in incoming:
+                incoming[name].update({k: v for k, v in net.state_dict().items() if is_head(k)})
+    agent.load_weights(incoming)  # every network fits, or nothing is loaded
     report = TransferReport()
-    incomings = {}
     for name, net in agent.networks.items():
-        incoming = dict(state_dicts[name])
-        if strategy == "head":
-            own = net.state_dict()
-            incoming.update({k: v for k, v in own.items() if is_head(k)})
-        check_weights(net, incoming, what=f"{agent.name} {name}")
-        incomings[name] = incoming
-    # Every network fits: only now is any of them touched (a mismatch anywhere loads nothing).
-    for name, net in agent.networks.items():
-        incoming = incomings[name]
-        net.load_state_dict(incoming)
-        report.loaded[name] = [k for k in incoming if strategy != "head" or not is_head(k)]
-        report.reinitialised[name] = [k for k in incoming if strategy == "head" and is_head(k)]
+        report.loaded[name] = [k for k in incoming[name] if strategy != "head" or not is_head(k)]
+        report.reinitialised[name] = [k for k in incoming[name] if strategy == "head" and is_head(k)]
         for param_name, param in net.named_parameters():
             param.requires_grad_(strategy != "freeze" or is_head(param_name))
         report.frozen[name] = frozen_parameters(net)
