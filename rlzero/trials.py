@@ -11,7 +11,8 @@ Backends:
 
 * ``local`` (default): a :class:`~concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start method
   and ``workers`` processes (default: ``os.cpu_count()``). ``workers=1`` runs the trials in this process,
-  one after another: the sequential run, with nothing to spawn and a debugger that works.
+  one after another: the sequential run, with nothing to spawn and a debugger that works (so does a
+  sweep with a single trial left to run).
 * ``ray``: one Ray task per trial (``num_cpus=1``, and ``num_gpus=gpus_per_trial`` for CUDA trials, a
   fraction such as 0.25 so that several small trials share a GPU). ``ray_address`` joins an existing
   cluster (``"auto"`` or ``"HEAD:6379"``); without one, Ray starts a local cluster (of ``workers`` CPUs
@@ -157,6 +158,8 @@ def run_trials(
     if results_path is not None:
         Path(results_path).parent.mkdir(parents=True, exist_ok=True)
         sink = open(results_path, "a" if resume else "w")  # noqa: SIM115 (closed in the finally below)
+        if resume and sink.tell() and not Path(results_path).read_bytes().endswith(b"\n"):
+            sink.write("\n")  # end a torn last line, so the next record starts on a line of its own
 
     def finish(index: int, record: Record, write: bool = True) -> None:
         records[index] = record
@@ -173,16 +176,19 @@ def run_trials(
                 finish(i, done[key], write=False)
             else:
                 todo.append(i)
-        if backend == "ray":
+        pool_size = min(workers or os.cpu_count() or 1, len(todo))
+        if backend == "ray" and todo:
             _run_ray(ray, fn, specs, todo, finish, workers, ray_address, threads, gpus_per_trial)
-        elif (workers or os.cpu_count() or 1) == 1 or len(todo) <= 1:
+        elif backend == "local" and pool_size > 1:
+            _run_pool(fn, specs, todo, finish, pool_size, threads)
+        else:  # one worker, or one trial left: in this process
             for i in todo:
                 finish(i, run_one(fn, specs[i], threads))
-        else:
-            _run_pool(fn, specs, todo, finish, min(workers or os.cpu_count() or 1, len(todo)), threads)
     finally:
         if sink is not None:
             sink.close()
+    missing = [i for i, r in enumerate(records) if r is None]
+    assert not missing, f"no record for specs {missing}"
     return [r for r in records if r is not None]
 
 
@@ -233,7 +239,8 @@ def _run_ray(
         task = ray.remote(num_cpus=1, num_gpus=gpus_per_trial)(run_one)
         pending = {task.remote(fn, specs[i], threads): i for i in todo}
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            # A timeout, so that Ctrl-C reaches this loop (a blocking ray.wait does not return for it).
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in ready:
                 i = pending.pop(ref)
                 try:

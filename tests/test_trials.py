@@ -112,6 +112,9 @@ def test_failing_trial_is_reported_and_resume_skips_finished(tmp_path: Path) -> 
     with results.open("a") as f:
         f.write('{"key": "torn')
     assert set(load_records(results)) == {spec_key(specs[0])}
+    # ... and the next resumed record starts on a line of its own.
+    run_trials(counted, specs[1:], workers=1, results_path=results, resume=True)
+    assert json.loads(results.read_text().splitlines()[-1])["key"] == spec_key(specs[1])
 
 
 def test_missing_ray_exits_2_with_install_hint(
