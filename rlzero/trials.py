@@ -37,6 +37,7 @@ import json
 import multiprocessing
 import os
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -202,7 +203,9 @@ def _run_pool(
 ) -> None:
     """Local backend: a spawn process pool (no state forked from this process, CUDA-safe)."""
     context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    )
     try:
         futures = {pool.submit(run_one, fn, specs[i], threads): i for i in todo}
         for future in concurrent.futures.as_completed(futures):
@@ -212,8 +215,26 @@ def _run_pool(
             except Exception as exc:  # the worker died, or the spec or result did not pickle
                 record = error_record(specs[i], exc)
             finish(i, record)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # Interrupted: stop the running trials now rather than wait for them (Python < 3.14 has no
+        # public way to; ProcessPoolExecutor keeps its processes in _processes).
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool worker initializer: exit when the sweep's process is gone (killed, not just interrupted),
+    instead of running on as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_ray(
