@@ -7,6 +7,7 @@ seconds) and are skipped where Ray is not installed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -19,7 +20,15 @@ import torch
 
 from rlzero import finetune
 from rlzero.finetune import Arm, run_arm
-from rlzero.trials import BackendUnavailable, load_records, run_trials, spec_key
+from rlzero.trials import (
+    DEFAULT_GPU_FRACTION,
+    BackendUnavailable,
+    add_runner_args,
+    load_records,
+    run_trials,
+    runner_options,
+    spec_key,
+)
 
 TINY = {"num_envs": 64, "learning_starts": 512, "batch_size": 64}
 
@@ -152,3 +161,21 @@ def test_ray_matches_one_by_one(
     assert [figures(r["result"]) for r in records[:2]] == reference
     assert "NoSuchEnv-v0" in records[2]["error"]["message"]
     assert ray_cluster.is_initialized()  # a session it did not start is left running
+
+
+def test_runner_flags_ask_ray_for_a_gpu_share_only_for_cuda_trials() -> None:
+    parser = argparse.ArgumentParser()
+    add_runner_args(parser, resume=True)
+    args = parser.parse_args(["--workers", "3", "--resume"])
+    assert runner_options(args, "cpu") == {
+        "backend": "local",
+        "workers": 3,
+        "ray_address": None,
+        "threads": 1,
+        "gpus_per_trial": 0.0,
+        "resume": True,
+    }
+    assert runner_options(args, "cuda")["gpus_per_trial"] == DEFAULT_GPU_FRACTION == 0.25
+    assert runner_options(parser.parse_args(["--gpus-per-trial", "0.5"]), "cuda:0")["gpus_per_trial"] == 0.5
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--workers", "0"])
