@@ -73,6 +73,7 @@ from rlzero.agents.sb3 import SB3_AGENTS
 from rlzero.callbacks import EvalCallback
 from rlzero.cli import ArgumentParser
 from rlzero.evaluation import SOLVED_THRESHOLD
+from rlzero.system import cpu_model
 from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
 
 gym.register_envs(rlzero)
@@ -516,16 +517,6 @@ def plot_curves(
 
 # --------------------------------------------------------------------------------------------------
 # The script.
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_info() -> dict[str, Any]:

@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 import rlzero
+from rlzero.system import cpu_model
 
 gym.register_envs(rlzero)
 
@@ -159,16 +160,6 @@ def batched_env(env_id: str, num_envs: int, device: str, seed: int) -> Measureme
     boards = f"{num_envs:,} board" + ("s" if num_envs > 1 else "")
     label = f"batched ZeroOutVectorEnv, {boards}" + (" (GPU)" if device == "cuda" else "")
     return Measurement(f"batched-{device}-{num_envs}", label, device, num_envs, run, sync)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_info(threads: int) -> dict[str, object]:
