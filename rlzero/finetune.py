@@ -233,27 +233,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         common["progress"] = common["progress"] and in_process  # one bar at a time
         arms: list[tuple[int, str, Arm]] = []
         for seed in dict.fromkeys(args.seeds):
+            target = {
+                "env_id": args.target,
+                "seed": seed,
+                "total_timesteps": total,
+                "eval_freq": args.eval_freq or max(total // 20, 1),
+                **common,
+            }
             pair = {
                 "finetuned": Arm(
-                    env_id=args.target,
-                    seed=seed,
-                    total_timesteps=total,
-                    eval_freq=args.eval_freq or max(total // 20, 1),
                     run_dir=str(run_dir / f"finetune_seed{seed}"),
                     hparams={**hparams, "learning_rate": lr},
                     pretrained=pretrained,
                     strategy=args.strategy,
-                    **common,
+                    **target,
                 ),
-                "scratch": Arm(
-                    env_id=args.target,
-                    seed=seed,
-                    total_timesteps=total,
-                    eval_freq=args.eval_freq or max(total // 20, 1),
-                    run_dir=str(run_dir / f"scratch_seed{seed}"),
-                    hparams=hparams,
-                    **common,
-                ),
+                "scratch": Arm(run_dir=str(run_dir / f"scratch_seed{seed}"), hparams=hparams, **target),
             }
             arms += [(seed, name, arm) for name, arm in pair.items()]
         report(describe(options))
