@@ -216,7 +216,11 @@ class ZeroOutVectorEnv(VectorEnv):
         return actions
 
     def _check_boards(self, boards: Any) -> torch.Tensor:
-        boards = torch.as_tensor(boards, device=self.device)
+        expected = f"({self.num_envs}, {self.size}) integers in [0, {self.max_value}]"
+        try:
+            boards = torch.as_tensor(boards, device=self.device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"options['boards'] must be {expected}, got {boards!r}") from exc
         if boards.dtype == torch.bool or boards.is_floating_point() or boards.is_complex():
             raise ValueError(f"options['boards'] must be integers, got dtype {boards.dtype}")
         if boards.shape != (self.num_envs, self.size):

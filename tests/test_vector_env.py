@@ -444,6 +444,8 @@ def test_error_message_names_the_actions_and_the_range(device: str) -> None:
         [[0, 1, 2, -1]] * 2,  # negative
         [[0.0, 1.0, 2.0, 3.0]] * 2,  # float
         [[True, False, True, False]] * 2,  # bool
+        [["0", "1", "2", "3"]] * 2,  # strings
+        [{"a": 1}, None],  # not an array at all
     ],
 )
 def test_bad_reset_boards_raise_and_change_nothing(device: str, boards: list) -> None:
