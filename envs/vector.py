@@ -141,7 +141,7 @@ class ZeroOutVectorEnv(VectorEnv):
                 "l": self.steps.clone(),
                 "n": self.returns / self.optimal.float().where(self.optimal > 0, torch.nan),
             },
-            "_episode": done,
+            "_episode": done.clone(),  # its own tensor: a caller editing one mask must not change the other
         }
 
         reset_rows = done.nonzero().squeeze(1)

@@ -220,6 +220,8 @@ def test_termination_resets_in_the_same_step(device: str) -> None:
     assert truncated.tolist() == [False, False, False]
     assert info["_final_obs"].tolist() == [True, False, True]
     assert info["_episode"].tolist() == [True, False, True]
+    info["_final_obs"][0] = False  # the masks are separate tensors: editing one leaves the other
+    assert info["_episode"].tolist() == [True, False, True]
     expected_final = torch.tensor([[0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 0, 0]], device=device)
     assert torch.equal(info["final_obs"], expected_final)
     # The board that did not end continues; the others already show their next episode's first board.
