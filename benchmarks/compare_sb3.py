@@ -34,7 +34,7 @@ process pool, one torch thread each; ``--workers 1`` runs them one after another
 sharing (measured here: about 7% slower than alone; ``trial_cpu_seconds`` is recorded beside them).
 Finished trials are appended to ``<out>/trials.jsonl``; ``--resume`` keeps them.
 
-Run (the full run took 23 minutes on this quiet 2-core machine with its default 2 workers, 40+ with
+Run (the full run took 23 minutes on this quiet 2-core machine with its default 2 workers, 44 with
 ``--workers 1``; ``--quick`` runs the whole pipeline on a tiny budget in under a minute)::
 
     .venv/bin/python benchmarks/compare_sb3.py
