@@ -62,7 +62,9 @@ def build_parser() -> ArgumentParser:
         "--total-timesteps",
         type=positive_int,
         default=None,
-        help="env steps to train for (default: the agent's own, e.g. 200000 for dqn)",
+        help="env steps to train for (default: the agent's own: "
+        + ", ".join(f"{name} {cls.default_timesteps:,}" for name, cls in AGENTS.items())
+        + ")",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for networks, exploration and envs")
     parser.add_argument(

@@ -14,15 +14,6 @@ from rlzero.agents.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 1000, "net_arch": "mlp"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: one thread is fastest, and it avoids oversubscribing a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     agent = DQN("ZeroOut-v0", seed=0, device="cpu", hidden_sizes=(32,), **TINY).learn(2000)

@@ -66,14 +66,6 @@ SUMMARY_KEYS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def restore_torch_threads():
-    """``train.main`` sets torch's thread count (``--threads``, default 1); leave it as it was."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 def run_module(*args, **kwargs):
     return subprocess.run(
         [sys.executable, "-m", *args], capture_output=True, text=True, timeout=120, **kwargs

@@ -33,15 +33,6 @@ LEARNING_BUDGET = 100_000
 TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 1000, "net_arch": "mlp"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: one thread is fastest, and it avoids oversubscribing a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------- learning
 def test_dqn_solves_zero_out():
     agent = DQN("ZeroOut-v0", seed=0, device="cpu", **LEARNING_CONFIG)

@@ -66,15 +66,6 @@ LEARNING_CONFIG = {
 LEARNING_BUDGET = 400_000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small networks: one thread is fastest, and it avoids oversubscribing a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_reward_to_go_restarts_at_episode_ends() -> None:
     expected = torch.tensor(
         [

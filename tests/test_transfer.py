@@ -10,7 +10,7 @@ init) rather than pretrained ones: these checks are about which tensors move, no
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,6 @@ from rlzero.agents.transfer import STRATEGIES, transfer
 from rlzero.evaluation import evaluate
 from rlzero.finetune import aggregate, summarize_arm, verdict
 
-torch.set_num_threads(1)
-
 SMALL: dict[type[Agent], dict[str, Any]] = {
     DQN: {
         "num_envs": 32,
@@ -42,15 +40,6 @@ FINETUNE_STEPS = 2_048
 HEAD = ["head.weight", "head.bias"]
 
 StateDicts = dict[str, dict[str, torch.Tensor]]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """The CLIs set torch's threads to their --threads (1); leave the suite's setting as it was."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make(agent_class: type[Agent], env_id: str = "ZeroOut-v0", seed: int = 0, **extra: Any) -> Agent:
