@@ -37,6 +37,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.checkpoint import CheckpointError
 from rlzero.agents.device import resolve_device
+from rlzero.envs import normalized_return
 
 METADATA_ENTRY = "rlzero.json"
 
@@ -54,7 +55,7 @@ class NormalizedReturnInfo(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.episode_return += float(reward)
         if (terminated or truncated) and self.optimal:
-            info["normalized_return"] = self.episode_return / self.optimal
+            info["normalized_return"] = normalized_return(self.episode_return, self.optimal)
         return obs, reward, terminated, truncated, info
 
 

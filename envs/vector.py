@@ -10,7 +10,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rlzero.envs.zero_out import validate_args
+from rlzero.envs.zero_out import normalized_return, validate_args
 
 
 class ZeroOutVectorEnv(VectorEnv):
@@ -36,9 +36,9 @@ class ZeroOutVectorEnv(VectorEnv):
     ## Info (all tensors on ``device``)
     ``action_mask`` (int8, ``(num_envs, size)``) and ``optimal_return`` (int64, the optimal return
     of each board's current episode) on reset and every step; on step also ``episode`` with ``r``
-    (return), ``l`` (length) and ``n`` (normalized return: return / optimal return, NaN for an
-    all-zero start) for every board, valid where the mask ``_episode`` is true (episodes that
-    ended in this step).
+    (return), ``l`` (length) and ``n`` (normalized return, see
+    :func:`~rlzero.envs.zero_out.normalized_return`; NaN for an all-zero start) for every board,
+    valid where the mask ``_episode`` is true (episodes that ended in this step).
 
     ## Seeding
     The boards are drawn from the env's own ``torch.Generator`` on ``device``; ``reset(seed=s)``
@@ -93,7 +93,7 @@ class ZeroOutVectorEnv(VectorEnv):
         self.steps = zeros.clone()
         self.returns = torch.zeros(self.num_envs, dtype=torch.float32, device=self.device)
         self.optimal = zeros.clone()
-        self.remaining = zeros.clone()  # optimal return still reachable: 0 iff the board is all zero
+        self.remaining = zeros.clone()  # productive picks left: 0 iff the board is all zero
         self._slots = torch.arange(self.size, device=self.device)
 
     def reset(
@@ -107,8 +107,8 @@ class ZeroOutVectorEnv(VectorEnv):
             self.boards = self._draw(self.num_envs)
         self.steps.zero_()
         self.returns.zero_()
-        self.optimal = self._optimal_return(self.boards)
-        self.remaining = self.optimal.clone()
+        self.remaining = self._picks_left(self.boards)
+        self.optimal = self._optimal_return(self.remaining)
         return self.boards.long(), {
             "action_mask": self.action_masks(),
             "optimal_return": self.optimal.clone(),
@@ -125,7 +125,7 @@ class ZeroOutVectorEnv(VectorEnv):
         emptied = picked - 1 if self.rule == "countdown" else torch.zeros_like(picked)
         self.boards.scatter_(1, slots, torch.where(productive, emptied, picked))
         productive = productive.squeeze(1)
-        rewards = productive.float() * 2 - 1
+        rewards = torch.full_like(self.returns, -1.0) if self.rule == "fewest_steps" else productive * 2.0 - 1
 
         self.steps += 1
         self.returns += rewards
@@ -133,13 +133,14 @@ class ZeroOutVectorEnv(VectorEnv):
         terminated = self.remaining == 0
         truncated = ~terminated & (self.steps >= self.max_steps)
         done = terminated | truncated
+        optimal = self.optimal.float()
         info: dict[str, Any] = {
             "final_obs": self.boards.long(),
             "_final_obs": done,
             "episode": {
                 "r": self.returns.clone(),
                 "l": self.steps.clone(),
-                "n": self.returns / self.optimal.float().where(self.optimal > 0, torch.nan),
+                "n": normalized_return(self.returns, optimal.where(optimal != 0, torch.nan)),
             },
             "_episode": done.clone(),  # its own tensor: a caller editing one mask must not change the other
         }
@@ -148,7 +149,8 @@ class ZeroOutVectorEnv(VectorEnv):
         if reset_rows.numel():
             new_boards = self._draw(reset_rows.numel())
             self.boards[reset_rows] = new_boards
-            self.optimal[reset_rows] = self.remaining[reset_rows] = self._optimal_return(new_boards)
+            self.remaining[reset_rows] = picks = self._picks_left(new_boards)
+            self.optimal[reset_rows] = self._optimal_return(picks)
             self.steps[reset_rows] = 0
             self.returns[reset_rows] = 0
         info["action_mask"] = self.action_masks()
@@ -182,10 +184,13 @@ class ZeroOutVectorEnv(VectorEnv):
             dtype=self.board_dtype,
         )
 
-    def _optimal_return(self, boards: torch.Tensor) -> torch.Tensor:
+    def _picks_left(self, boards: torch.Tensor) -> torch.Tensor:
         if self.rule == "countdown":
             return boards.sum(dim=1, dtype=torch.int64)
         return boards.bool().sum(dim=1)
+
+    def _optimal_return(self, picks_left: torch.Tensor) -> torch.Tensor:
+        return -picks_left if self.rule == "fewest_steps" else picks_left.clone()
 
     @staticmethod
     def _leftmost_nonzero(boards: torch.Tensor) -> torch.Tensor:

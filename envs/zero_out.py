@@ -9,8 +9,18 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-RULES = ("zero", "countdown", "in_order")
+RULES = ("zero", "countdown", "in_order", "fewest_steps")
 """Valid values of the ``rule`` argument, in the order of the DESIGN table."""
+
+
+def normalized_return(episode_return: Any, optimal_return: Any) -> Any:
+    """``1 - regret / |optimal|``: 1.0 is optimal for every rule (numbers, numpy arrays or tensors).
+
+    Where the optimum is positive this is ``return / optimal``; under ``fewest_steps``, whose optimum is
+    minus the number of nonzero entries, it is 1 minus the wasted picks per necessary one. Undefined
+    (a division by zero) for an all-zero start, whose optimum is 0: callers skip those episodes.
+    """
+    return 1 - (optimal_return - episode_return) / abs(optimal_return)
 
 
 def validate_args(size: int, max_value: int, rule: str, max_steps: int | None) -> int:
@@ -36,6 +46,12 @@ def default_max_steps(size: int, max_value: int, rule: str) -> int:
     return size * (10 + (max_value if rule == "countdown" else 0))
 
 
+def picks_left(board: np.ndarray, rule: str) -> int:
+    """Productive picks an optimal policy still makes: the sum of the entries under countdown, else
+    the number of nonzero entries."""
+    return int(board.sum()) if rule == "countdown" else int(np.count_nonzero(board))
+
+
 class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     """Zero out the nonzero entries of a board of small integers.
 
@@ -50,13 +66,22 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     ## Rules (``rule`` argument)
     Picking a slot whose value is 0 pays -1 and changes nothing. Picking a nonzero slot:
 
-    | rule        | effect                                   | reward | optimal return            |
-    |-------------|------------------------------------------|--------|---------------------------|
-    | `zero`      | set it to 0                              | +1     | number of nonzero entries |
-    | `countdown` | decrement it by 1                        | +1     | sum of the entries        |
-    | `in_order`  | leftmost nonzero slot only: set it to 0  | +1     | number of nonzero entries |
+    | rule           | effect                                  | reward | optimal return           |
+    |----------------|-----------------------------------------|--------|--------------------------|
+    | `zero`         | set it to 0                             | +1     | number of nonzero entries |
+    | `countdown`    | decrement it by 1                       | +1     | sum of the entries        |
+    | `in_order`     | leftmost nonzero slot only: set it to 0 | +1     | number of nonzero entries |
+    | `fewest_steps` | set it to 0                             | -1     | minus that number         |
 
-    Under `in_order` a pick of any other nonzero slot also pays -1 and changes nothing.
+    Under `in_order` a pick of any other nonzero slot also pays -1 and changes nothing. Under
+    `fewest_steps` every pick pays -1, productive or not, so the return is minus the episode's length:
+    no single reward tells a productive pick from a wasted one, only the shorter future does. It is
+    the variant that needs credit assignment (a learner with discount 0 sees every action as equal).
+
+    ## Normalized return
+    :func:`normalized_return`, ``1 - regret / |optimal|``, is 1.0 for an optimal episode under every
+    rule (``return / optimal`` where the optimum is positive); an episode counts as a success when its
+    return reaches the optimum.
 
     ## Episode end
     Terminates when every entry is 0. Truncates after ``max_steps`` steps, by default
@@ -79,7 +104,8 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Registered ids
     ``ZeroOut-v0`` (10 slots, 0..9, zero), ``ZeroOutCountdown-v0`` (countdown),
-    ``ZeroOutInOrder-v0`` (in_order), ``ZeroOutLarge-v0`` (20 slots, zero).
+    ``ZeroOutInOrder-v0`` (in_order), ``ZeroOutLarge-v0`` (20 slots, zero),
+    ``ZeroOutFewestSteps-v0`` (fewest_steps).
     ``gym.make(id, size=..., max_value=..., rule=..., max_steps=...)`` builds custom variants.
 
     ## Version history
@@ -106,7 +132,7 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         self.board = np.zeros(self.size, dtype=np.int64)
         self.steps = 0
         self.episode_return = 0
-        self.remaining = 0  # optimal return still reachable: 0 iff the board is all zero
+        self.remaining = 0  # productive picks left: 0 iff the board is all zero
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -118,8 +144,8 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
             self.board = self.np_random.integers(0, self.max_value + 1, self.size, dtype=np.int64)
         self.steps = 0
         self.episode_return = 0
-        self.remaining = self.optimal_return()
-        info = {"action_mask": self.action_masks(), "optimal_return": self.remaining}
+        self.remaining = picks_left(self.board, self.rule)
+        info = {"action_mask": self.action_masks(), "optimal_return": self.optimal_return()}
         if self.render_mode == "human":
             self.render()
         return self.board.copy(), info
@@ -131,7 +157,7 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         if productive:
             self.board[slot] = value - 1 if self.rule == "countdown" else 0
             self.remaining -= 1
-        reward = 1 if productive else -1
+        reward = 1 if productive and self.rule != "fewest_steps" else -1
         self.steps += 1
         self.episode_return += reward
         terminated = self.remaining == 0
@@ -154,9 +180,8 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
 
     def optimal_return(self) -> int:
         """The best return reachable from the current board."""
-        if self.rule == "countdown":
-            return int(self.board.sum())
-        return int(np.count_nonzero(self.board))
+        picks = picks_left(self.board, self.rule)
+        return -picks if self.rule == "fewest_steps" else picks
 
     def render(self) -> str | None:
         text = (

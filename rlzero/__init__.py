@@ -1,7 +1,8 @@
 """rlzero: a small, fast, correct reinforcement-learning workbench on the ZeroOut task family.
 
-``import rlzero`` registers ``ZeroOut-v0``, ``ZeroOutCountdown-v0``, ``ZeroOutInOrder-v0`` and
-``ZeroOutLarge-v0`` with Gymnasium (``gym.register_envs(rlzero)`` keeps linters from flagging the import).
+``import rlzero`` registers ``ZeroOut-v0``, ``ZeroOutCountdown-v0``, ``ZeroOutInOrder-v0``,
+``ZeroOutLarge-v0`` and ``ZeroOutFewestSteps-v0`` with Gymnasium (``gym.register_envs(rlzero)`` keeps
+linters from flagging the import).
 """
 
 __version__ = "0.1.0"

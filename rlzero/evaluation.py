@@ -4,10 +4,12 @@
 
 ``evaluate(policy, env_id)`` plays ``n_episodes`` episodes with deterministic actions on fresh seeds
 (``seed``, ``seed + 1``, ...; the default lies far from the small training seeds) and reports mean
-return, mean normalized return (episode return / that episode's ``optimal_return``, skipping an
-all-zero start), mean length and success rate (share of episodes that reach the optimum). "Solved"
-means a mean normalized return >= 0.99 over 100 episodes. Envs without ``optimal_return`` in their
-reset info (CartPole-v1, say) report return and length only.
+return, mean normalized return (``1 - regret / |optimal_return|`` of each episode, which is
+return / optimal where the optimum is positive, skipping an all-zero start; 1.0 means optimal on every
+ZeroOut id, including ``ZeroOutFewestSteps-v0`` whose optimum is negative), mean length and success
+rate (share of episodes that reach the optimum). "Solved" means a mean normalized return >= 0.99
+over 100 episodes. Envs without ``optimal_return`` in their reset info (CartPole-v1, say) report
+return and length only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from rlzero.envs import normalized_return
 
 EVAL_SEED = 1_000_000
 """First evaluation seed: episode i starts from seed EVAL_SEED + i, never a training seed."""
@@ -81,9 +85,9 @@ def evaluate(
         envs.close()
     normalized = success = None
     if optimal is not None:
-        scored = optimal > 0
+        scored = optimal != 0
         if scored.any():
-            normalized = float(np.mean(returns[scored] / optimal[scored]))
+            normalized = float(np.mean(normalized_return(returns[scored], optimal[scored])))
             success = float(np.mean(returns[scored] >= optimal[scored]))
     return EvalResult(
         n_episodes=n_episodes,

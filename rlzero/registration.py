@@ -9,6 +9,7 @@ ENV_KWARGS: dict[str, dict[str, object]] = {
     "ZeroOutCountdown-v0": {"size": 10, "max_value": 9, "rule": "countdown"},
     "ZeroOutInOrder-v0": {"size": 10, "max_value": 9, "rule": "in_order"},
     "ZeroOutLarge-v0": {"size": 20, "max_value": 9, "rule": "zero"},
+    "ZeroOutFewestSteps-v0": {"size": 10, "max_value": 9, "rule": "fewest_steps"},
 }
 """Every registered id and the constructor arguments it stands for."""
 

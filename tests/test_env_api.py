@@ -130,7 +130,7 @@ def snapshot(env):
 
 
 @pytest.mark.parametrize("action", BAD_ACTIONS, ids=repr)
-@pytest.mark.parametrize("rule", ["zero", "countdown", "in_order"])
+@pytest.mark.parametrize("rule", ["zero", "countdown", "in_order", "fewest_steps"])
 def test_bad_action_raises_and_leaves_state_untouched(action, rule):
     env = ZeroOutEnv(rule=rule)
     env.reset(seed=0, options={"board": [0, 5, 0, 7, 1, 0, 2, 3, 9, 4]})

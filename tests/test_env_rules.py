@@ -17,33 +17,49 @@ SPEC = {
     "ZeroOutCountdown-v0": (10, 9, "countdown", 190),
     "ZeroOutInOrder-v0": (10, 9, "in_order", 100),
     "ZeroOutLarge-v0": (20, 9, "zero", 200),
+    "ZeroOutFewestSteps-v0": (10, 9, "fewest_steps", 100),
 }
 ENV_IDS = list(SPEC)
 # Custom variants built through ZeroOutEnv(...): (size, max_value, rule).
-CUSTOM = [(1, 1, "zero"), (1, 3, "countdown"), (3, 1, "in_order"), (5, 3, "countdown"), (7, 2, "in_order")]
+CUSTOM = [
+    (1, 1, "zero"),
+    (1, 3, "countdown"),
+    (3, 1, "in_order"),
+    (5, 3, "countdown"),
+    (7, 2, "in_order"),
+    (4, 2, "fewest_steps"),
+]
 
 
 # ---------------------------------------------------------------- the reference
-def ref_step(board, action, rule):
-    """One pick on a list of ints; returns (new_board, reward). Knows nothing of the package."""
+def ref_pick(board, action, rule):
+    """One pick on a list of ints; returns (new_board, productive). Knows nothing of the package."""
     new = list(board)
     if new[action] == 0:
-        return new, -1
+        return new, False
     if rule == "in_order" and any(v != 0 for v in new[:action]):
-        return new, -1  # not the leftmost nonzero entry: pays -1, changes nothing
+        return new, False  # not the leftmost nonzero entry: changes nothing
     if rule == "countdown":
         new[action] -= 1
     else:
         new[action] = 0
-    return new, 1
+    return new, True
+
+
+def ref_step(board, action, rule):
+    """One pick; returns (new_board, reward): +1 for a productive pick, -1 otherwise, and -1 for every
+    pick under fewest_steps."""
+    new, productive = ref_pick(board, action, rule)
+    return new, 1 if productive and rule != "fewest_steps" else -1
 
 
 def ref_mask(board, rule):
-    return [1 if ref_step(board, a, rule)[1] == 1 else 0 for a in range(len(board))]
+    return [1 if ref_pick(board, a, rule)[1] else 0 for a in range(len(board))]
 
 
 def ref_optimal(board, rule):
-    return sum(board) if rule == "countdown" else sum(1 for v in board if v != 0)
+    picks = sum(board) if rule == "countdown" else sum(1 for v in board if v != 0)
+    return -picks if rule == "fewest_steps" else picks
 
 
 def brute_force_optimal(board, rule, memo=None):
@@ -56,7 +72,7 @@ def brute_force_optimal(board, rule, memo=None):
         best = None
         for a in range(len(board)):
             new, reward = ref_step(board, a, rule)
-            if reward == 1:
+            if ref_pick(board, a, rule)[1]:
                 value = reward + brute_force_optimal(new, rule, memo)
                 best = value if best is None else max(best, value)
         memo[key] = best
@@ -65,7 +81,7 @@ def brute_force_optimal(board, rule, memo=None):
 
 def test_reference_optimal_matches_brute_force():
     # The closed forms in DESIGN.md's "optimal return" column, checked against search on every small board.
-    for rule in ("zero", "countdown", "in_order"):
+    for rule in ("zero", "countdown", "in_order", "fewest_steps"):
         for board in itertools.product(range(3), repeat=3):
             assert brute_force_optimal(list(board), rule) == ref_optimal(list(board), rule)
 

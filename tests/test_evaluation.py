@@ -43,6 +43,17 @@ def test_optimal_policy_scores_exactly_one(env_id):
     assert result.mean_length == result.mean_return > 0
 
 
+def test_fewest_steps_normalizes_a_negative_optimum_to_one():
+    # Every pick pays -1 there, so the optimal return is minus the number of nonzero entries.
+    best = evaluate(leftmost_nonzero, "ZeroOutFewestSteps-v0", n_episodes=100)
+    assert (best.mean_normalized_return, best.success_rate) == (1.0, 1.0)
+    assert best.mean_return == -best.mean_length < 0
+    # A random picker wastes about two picks per necessary one: 1 - regret / |optimal| falls below 0.
+    random_play = evaluate(uniform_random(0), "ZeroOutFewestSteps-v0", n_episodes=100)
+    assert random_play.mean_normalized_return < 0 and random_play.success_rate < 0.1
+    assert random_play.mean_return == -random_play.mean_length
+
+
 def test_optimal_policy_through_top_level_name():
     assert rlzero.evaluate is evaluate
     assert rlzero.evaluate(leftmost_nonzero, "ZeroOut-v0", 10).mean_normalized_return == 1.0

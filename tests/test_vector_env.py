@@ -50,9 +50,11 @@ EQUIVALENCE_CASES = [
     ("ZeroOutCountdown-v0", {}, 450),
     ("ZeroOutInOrder-v0", {}, 250),
     ("ZeroOutLarge-v0", {}, 300),
+    ("ZeroOutFewestSteps-v0", {}, 250),
     ("ZeroOut-v0", {"size": 3, "max_value": 1, "rule": "zero", "max_steps": 4}, 120),
     ("ZeroOut-v0", {"size": 3, "max_value": 2, "rule": "countdown", "max_steps": 4}, 120),
     ("ZeroOut-v0", {"size": 3, "max_value": 1, "rule": "in_order", "max_steps": 4}, 120),
+    ("ZeroOut-v0", {"size": 3, "max_value": 1, "rule": "fewest_steps", "max_steps": 4}, 120),
     ("ZeroOut-v0", {"size": 7, "max_value": 300, "rule": "zero", "max_steps": 15}, 150),
     ("ZeroOut-v0", {"size": 5, "max_value": 3, "rule": "countdown", "max_steps": 12}, 150),
     ("ZeroOut-v0", {"size": 6, "max_value": 4, "rule": "in_order", "max_steps": 10}, 150),
@@ -133,7 +135,8 @@ def test_matches_single_env_step_for_step(device: str, env_id: str, kwargs: dict
                 if s_opt[i] == 0:
                     assert np.isnan(stats["n"][i])
                 else:
-                    assert stats["n"][i] == pytest.approx(s_ret[i] / s_opt[i], rel=1e-6)
+                    regret = s_opt[i] - s_ret[i]
+                    assert stats["n"][i] == pytest.approx(1 - regret / abs(s_opt[i]), rel=1e-6)
                 start_single(i, obs_np[i])
                 counts["all_zero_start"] += int(s_opt[i] == 0)
             else:
