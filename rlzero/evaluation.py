@@ -1,6 +1,6 @@
 """The evaluation protocol: one function for custom agents, SB3 models and scripted policies.
 
-``python -m rlzero.evaluate --checkpoint PATH`` applies it to a saved agent.
+``python -m rlzero.eval --checkpoint PATH`` applies it to a saved agent (see :mod:`rlzero.eval`).
 
 ``evaluate(policy, env_id)`` plays ``n_episodes`` episodes with deterministic actions on fresh seeds
 (``seed``, ``seed + 1``, ...; the default lies far from the small training seeds) and reports mean
@@ -15,10 +15,8 @@ return and length only.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -122,40 +120,3 @@ def format_result(result: EvalResult) -> str:
         parts.append(f"success {result.success_rate:.2f}")
     parts.append(f"mean length {result.mean_length:.1f}")
     return ", ".join(parts)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m rlzero.evaluate``: evaluate a checkpoint on the env it was trained on."""
-    from rlzero.agents import load_agent
-    from rlzero.agents.device import DEVICE_CHOICES
-    from rlzero.cli import ArgumentParser, fail, positive_int
-
-    parser = ArgumentParser(
-        prog="python -m rlzero.evaluate",
-        description="Evaluate a saved agent with the rlzero protocol (deterministic actions, fresh seeds).",
-    )
-    parser.add_argument("--checkpoint", required=True, help="model.pt written by rlzero.train")
-    parser.add_argument("--episodes", type=positive_int, default=100, help="episodes (default 100)")
-    parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"first episode seed ({EVAL_SEED})")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run the policy")
-    parser.add_argument(
-        "--render", choices=["ansi"], default=None, help="print the first episode, a board per line"
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
-    try:
-        agent = load_agent(args.checkpoint, device=args.device)
-    except (ValueError, FileNotFoundError) as exc:
-        fail(parser, str(exc))
-    if args.render:
-        print(render_episode(agent, agent.env_id, args.seed, agent.env_kwargs))
-    result = evaluate(agent, agent.env_id, args.episodes, args.seed, agent.env_kwargs)
-    if args.json:
-        print(json.dumps({"env_id": agent.env_id, "agent": agent.name, **result.to_dict()}))
-    else:
-        print(f"{agent.name} on {agent.env_id}: {format_result(result)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,8 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rlzero import evaluation, train
+from rlzero import eval as eval_cli
+from rlzero import train
 from rlzero.agents import DQN, load_agent
 
 FLAGS = [
@@ -252,10 +253,10 @@ def test_same_seed_same_summary(smoke_run, tmp_path):
     assert len(first["evaluations"]) >= 5
 
 
-# ---------------------------------------------------------------- python -m rlzero.evaluate
+# ---------------------------------------------------------------- python -m rlzero.eval
 def run_evaluate(argv, capsys):
     try:
-        code = evaluation.main([str(a) for a in argv])
+        code = eval_cli.main([str(a) for a in argv])
     except SystemExit as exc:
         code = exc.code
     captured = capsys.readouterr()

@@ -166,3 +166,13 @@ def test_eval_result_solved_threshold_and_dict():
         "mean_normalized_return": 0.5,
         "success_rate": 0.5,
     }
+
+
+def test_importing_the_cli_modules_leaves_the_function_in_place():
+    # A submodule named like the function would replace it on the package once imported.
+    import rlzero.eval
+    import rlzero.finetune
+    import rlzero.train
+
+    assert rlzero.evaluate is evaluate
+    assert callable(rlzero.evaluate)

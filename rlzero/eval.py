@@ -1,0 +1,49 @@
+"""``python -m rlzero.eval``: score a saved agent with the evaluation protocol of :mod:`rlzero.evaluation`.
+
+The command is not called ``rlzero.evaluate``: a submodule of that name would replace the function
+``rlzero.evaluate`` on the package as soon as anything imported it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from rlzero.agents import load_agent
+from rlzero.agents.device import DEVICE_CHOICES
+from rlzero.cli import ArgumentParser, fail, positive_int
+from rlzero.evaluation import EVAL_SEED, evaluate, format_result, render_episode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rlzero.eval``: evaluate a checkpoint on the env it was trained on."""
+    parser = ArgumentParser(
+        prog="python -m rlzero.eval",
+        description="Evaluate a saved agent with the rlzero protocol (deterministic actions, fresh seeds).",
+    )
+    parser.add_argument("--checkpoint", required=True, help="model.pt written by rlzero.train")
+    parser.add_argument("--episodes", type=positive_int, default=100, help="episodes (default 100)")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"first episode seed ({EVAL_SEED})")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run the policy")
+    parser.add_argument(
+        "--render", choices=["ansi"], default=None, help="print the first episode, a board per line"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        agent = load_agent(args.checkpoint, device=args.device)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(parser, str(exc))
+    if args.render:
+        print(render_episode(agent, agent.env_id, args.seed, agent.env_kwargs))
+    result = evaluate(agent, agent.env_id, args.episodes, args.seed, agent.env_kwargs)
+    if args.json:
+        print(json.dumps({"env_id": agent.env_id, "agent": agent.name, **result.to_dict()}))
+    else:
+        print(f"{agent.name} on {agent.env_id}: {format_result(result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
