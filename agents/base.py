@@ -1,12 +1,24 @@
-"""What every from-scratch agent shares: config, seeding, env, predict, save and load.
+"""The training skeleton every from-scratch agent shares, after SB3's ``BaseAlgorithm``.
 
-An agent subclass declares its hyperparameter dataclass (``config_class``), builds its networks in
-``_setup``, names them in ``networks``, picks actions in ``_act`` and trains in ``learn``.
+:class:`Agent` owns what is the same for every algorithm: the hyperparameter dataclass, seeding, the
+batched env, the loop of :meth:`Agent.learn` (callbacks, metric reports, interruption, and the state
+that lets a second ``learn`` continue), ``predict``, ``save`` and ``load``. An algorithm subclass
+supplies only its own parts:
+
+* ``config_class``: its hyperparameters as a documented dataclass;
+* ``_setup``: build networks, optimizers and buffers from ``self.config``;
+* ``networks``: the modules a checkpoint holds, by name;
+* ``_act``: actions for a batch of observations;
+* ``_collect``: step the env (through :meth:`Agent.step_env`) and return what ``_update`` learns from;
+* ``_update``: learn from it; return the scalars to report.
+
+So a new algorithm is one file with one class, plus one line in :mod:`rlzero.agents.registry`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import random
 import time
 import typing
@@ -20,13 +32,16 @@ import numpy as np
 import torch
 from torch import nn
 
-import rlzero
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.checkpoint import CheckpointError, check_weights, load_checkpoint, save_checkpoint
 from rlzero.agents.device import resolve_device
 from rlzero.agents.vec_env import make_vec_env
+from rlzero.envs import normalized_return
 
 AgentT = TypeVar("AgentT", bound="Agent")
+Scalars = dict[str, "torch.Tensor | float"]
+"""What ``_update`` reports: losses and such by TensorBoard tag, as 0-d tensors (read back only when
+a report is due, so no host/device sync per update) or floats."""
 
 
 def make_config(config_class: type, hparams: Mapping[str, Any]) -> Any:
@@ -50,6 +65,14 @@ def check_positive(config: Any, *names: str) -> None:
             raise ValueError(f"{name} must be > 0, got {value!r}")
 
 
+def check_unit_interval(config: Any, *names: str) -> None:
+    """Raise ValueError for any named field of ``config`` outside [0, 1]."""
+    for name in names:
+        value = getattr(config, name)
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch's global generators (network initialisation draws from them)."""
     random.seed(seed)
@@ -59,22 +82,77 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-class EpisodeLog:
-    """Sums of finished-episode statistics kept on device; read back once per log interval."""
+def package_version() -> str:
+    """rlzero's installed version, for checkpoint metadata (read without importing the package)."""
+    try:
+        return importlib.metadata.version("rlzero")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
-    def __init__(self, device: torch.device) -> None:
-        self.sums = torch.zeros(5, device=device)  # episodes, return, length, normalized, n. count
 
-    def record(self, info: Mapping[str, Any]) -> None:
-        done = info["_episode"].float()
-        ep = info["episode"]
-        normalized = ep["n"].nan_to_num(0.0) * done
-        has_n = (~ep["n"].isnan()).float() * done
+class EpisodeStats:
+    """Finished-episode statistics of a batched env, tracked on device as Gymnasium's
+    ``RecordEpisodeStatistics`` does, and read back once per report.
+
+    Returns and lengths come from the rewards and done flags; the normalized return also needs each
+    episode's optimum, which envs that know it (ZeroOut) give as ``info["optimal_return"]`` on reset
+    and on every step (for the episode under way after the step). Elsewhere it is not reported.
+    """
+
+    def __init__(self, num_envs: int, device: torch.device) -> None:
+        self.returns = torch.zeros(num_envs, device=device)
+        self.lengths = torch.zeros(num_envs, device=device)
+        self.optimal = torch.full((num_envs,), torch.nan, device=device)
+        self.sums = torch.zeros(5, device=device)  # episodes, return, length, normalized, normalized count
+
+    def _optimum(self, info: Mapping[str, Any]) -> torch.Tensor:
+        if "optimal_return" not in info:
+            return torch.full_like(self.optimal, torch.nan)
+        optimal = torch.as_tensor(info["optimal_return"], device=self.optimal.device).float()
+        return optimal.where(optimal != 0, torch.nan)  # an all-zero start has no normalized return
+
+    def reset(self, info: Mapping[str, Any]) -> None:
+        """Every env starts a new episode."""
+        self.returns.zero_()
+        self.lengths.zero_()
+        self.optimal = self._optimum(info)
+
+    def step(
+        self,
+        rewards: torch.Tensor,
+        terminated: torch.Tensor,
+        truncated: torch.Tensor,
+        info: Mapping[str, Any],
+        counted: torch.Tensor | None = None,
+    ) -> None:
+        """Account one env step; the episodes that ended in it join the sums (only the ``counted``
+        rows' episodes, where given)."""
+        self.returns += rewards
+        self.lengths += 1
+        done = terminated | truncated
+        self.end(done if counted is None else done & counted)
+        kept = (~done).float()
+        self.returns *= kept
+        self.lengths *= kept
+        self.optimal = self._optimum(info)
+
+    def end(self, rows: torch.Tensor) -> None:
+        """Count the episodes under way in ``rows`` as ended here (an env step, or a rollout's cut)."""
+        normalized = normalized_return(self.returns, self.optimal)
+        ended = rows.float()
+        has_normalized = (~normalized.isnan()).float() * ended
         self.sums += torch.stack(
-            [done.sum(), (ep["r"] * done).sum(), (ep["l"] * done).sum(), normalized.sum(), has_n.sum()]
+            [
+                ended.sum(),
+                (self.returns * ended).sum(),
+                (self.lengths * ended).sum(),
+                (normalized.nan_to_num(0.0) * has_normalized).sum(),
+                has_normalized.sum(),
+            ]
         )
 
     def pop(self) -> dict[str, float]:
+        """Mean return, length and normalized return of the episodes since the last call (one sync)."""
         episodes, ret, length, normalized, n_count = self.sums.tolist()
         self.sums.zero_()
         if episodes == 0:
@@ -90,7 +168,8 @@ class Agent(ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
-    default_timesteps: ClassVar[int]
+    default_timesteps: ClassVar[int] = 100_000
+    """budget of an env without a preset (see :mod:`rlzero.agents.presets`)"""
 
     def __init__(
         self,
@@ -110,12 +189,21 @@ class Agent(ABC):
         self.env = make_vec_env(env_id, self.config.num_envs, self.device, self.env_kwargs)
         self.observation_space = self.env.single_observation_space
         self.n_actions = int(self.env.single_action_space.n)
+        self.episode_stats = EpisodeStats(self.env.num_envs, self.device)
         self.num_timesteps = 0
+        """env steps taken, over every ``learn`` call since the last one with ``reset_num_timesteps``"""
+        self.gradient_samples: torch.Tensor | int = 0
+        """samples that entered a gradient step over those env steps (see :attr:`replay_ratio`)"""
+        self._total_timesteps = 0
+        self._last_obs: torch.Tensor | None = None
+        self._env_seeded = False
         self._setup()
+
+    # ------------------------------------------------------------------ what an algorithm supplies
 
     @abstractmethod
     def _setup(self) -> None:
-        """Build networks and optimizers from ``self.config``."""
+        """Build networks, optimizers and buffers from ``self.config``."""
 
     @property
     @abstractmethod
@@ -127,21 +215,92 @@ class Agent(ABC):
         """Actions for a batch of observations already on ``self.device``."""
 
     @abstractmethod
+    def _collect(self) -> Any:
+        """Step the env through :meth:`step_env` and return what :meth:`_update` learns from."""
+
+    @abstractmethod
+    def _update(self, experience: Any) -> Scalars:
+        """One round of learning from what :meth:`_collect` returned; the scalars to report."""
+
+    # ------------------------------------------------------------------ the loop
+
     def learn(
-        self, total_timesteps: int, callback: Callback | None = None, log_interval: int = 10_000
-    ) -> Agent:
-        """Train for ``total_timesteps`` env steps; return self."""
+        self: AgentT,
+        total_timesteps: int,
+        callback: Callback | None = None,
+        log_interval: int = 10_000,
+        reset_num_timesteps: bool = True,
+    ) -> AgentT:
+        """Train for ``total_timesteps`` more env steps (whole iterations: the last may overshoot).
+
+        As in SB3: with ``reset_num_timesteps`` the step count, and the schedules that follow it
+        (exploration, learning rate), start again from 0 on a freshly reset env; without it a second
+        call continues the first: same env state, same schedules, over the combined budget. Either way
+        what the agent has learned and stored (weights, optimizer state, replay buffer) is kept, and the
+        env is seeded with ``seed`` only at its very first reset.
+        """
+        if reset_num_timesteps:
+            self.num_timesteps = self.gradient_samples = 0
+        self._total_timesteps = self.num_timesteps + total_timesteps
+        if reset_num_timesteps or self._last_obs is None:
+            self._last_obs = self.reset_env()
+        reporter = Reporter(self, callback, log_interval)
+        reporter.callback.on_training_start(self, total_timesteps)
+        try:
+            while self.num_timesteps < self._total_timesteps:
+                scalars = self._update(self._collect())
+                if not reporter.step(scalars):
+                    break
+        finally:
+            reporter.callback.on_training_end()
+        return self
+
+    @property
+    def progress(self) -> float:
+        """Share of the current budget done: 0 at the start, 1 at the end (SB3's 1 - progress_remaining)."""
+        return min(self.num_timesteps / max(self._total_timesteps, 1), 1.0)
+
+    @property
+    def last_obs(self) -> torch.Tensor:
+        """The envs' current observations: where the next step starts from."""
+        return self._last_obs if self._last_obs is not None else self.reset_env()
+
+    @property
+    def replay_ratio(self) -> float:
+        """Samples per env step that entered a gradient step: what makes env-steps/s comparable."""
+        return float(self.gradient_samples) / max(self.num_timesteps, 1)
+
+    def reset_env(self) -> torch.Tensor:
+        """Reset every env (seeded with ``seed`` the first time only) and return the observations."""
+        obs, info = self.env.reset(seed=None if self._env_seeded else self.seed)
+        self._env_seeded = True
+        self.episode_stats.reset(info)
+        self._last_obs = obs
+        return obs
+
+    def step_env(
+        self, actions: torch.Tensor, counted: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """One step of every env: counts the env steps, tracks episodes (those of the ``counted`` rows
+        only, where given), keeps the new observations."""
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        self.num_timesteps += self.env.num_envs
+        self.episode_stats.step(rewards, terminated, truncated, info, counted)
+        self._last_obs = obs
+        return obs, rewards, terminated, truncated, info
+
+    # ------------------------------------------------------------------ using a trained agent
 
     @torch.no_grad()
     def predict(self, obs: Any, deterministic: bool = True) -> tuple[Any, None]:
-        """SB3-style ``(actions, None)``: numpy in, numpy out; a tensor in gives a tensor on its device."""
-        is_tensor = isinstance(obs, torch.Tensor)
+        """SB3-style ``(actions, None)``: numpy in, numpy out; a tensor in, a tensor on its own device."""
+        source = obs.device if isinstance(obs, torch.Tensor) else None
         tensor = torch.as_tensor(obs, device=self.device)
         single = tensor.dim() == len(self.observation_space.shape)
         actions = self._act(tensor.unsqueeze(0) if single else tensor, deterministic)
         if single:
             actions = actions.squeeze(0)
-        return (actions.to(tensor.device) if is_tensor else actions.cpu().numpy()), None
+        return (actions.to(source) if source is not None else actions.cpu().numpy()), None
 
     def metadata(self) -> dict[str, Any]:
         """What a checkpoint needs to rebuild this agent, as plain data."""
@@ -155,7 +314,7 @@ class Agent(ABC):
             "hparams": {k: list(v) if isinstance(v, tuple) else v for k, v in self.config_dict().items()},
             "num_timesteps": self.num_timesteps,
             "versions": {
-                "rlzero": rlzero.__version__,
+                "rlzero": package_version(),
                 "torch": torch.__version__,
                 "gymnasium": gym.__version__,
             },
@@ -217,30 +376,32 @@ class Agent(ABC):
 
 
 class Reporter:
-    """Turns an agent's training progress into callback calls with CleanRL-tagged metrics."""
+    """Passes the loop's progress to the callback: every iteration, with metrics every ``log_interval``."""
 
     def __init__(self, agent: Agent, callback: Callback | None, log_interval: int) -> None:
+        self.agent = agent
         self.callback = callback or Callback()
         self.log_interval = log_interval
-        self.episodes = EpisodeLog(agent.device)
         self.start_time = time.perf_counter()
         self.start_steps = agent.num_timesteps
         self.next_log = agent.num_timesteps + log_interval
 
-    def step(self, env_steps: int, scalars: Mapping[str, torch.Tensor | float] | None = None) -> bool:
-        """Pass progress on; every ``log_interval`` env steps with metrics (one device sync).
+    def step(self, scalars: Scalars) -> bool:
+        """Report one iteration; False when the callback asks training to stop.
 
-        ``scalars`` are the agent's latest losses and such, as 0-d tensors (read only when logging)
-        or floats.
+        When a report is due, the episode statistics and the tensors among ``scalars`` are read back
+        together: one host/device sync per ``log_interval`` env steps.
         """
+        env_steps = self.agent.num_timesteps
         metrics: dict[str, float] = {}
         if env_steps >= self.next_log:
-            self.next_log += self.log_interval
-            metrics = self.episodes.pop()
-            tensors = {k: v for k, v in (scalars or {}).items() if isinstance(v, torch.Tensor)}
+            while self.next_log <= env_steps:
+                self.next_log += self.log_interval
+            metrics = self.agent.episode_stats.pop()
+            tensors = {k: v for k, v in scalars.items() if isinstance(v, torch.Tensor)}
             if tensors:
                 metrics.update(zip(tensors, torch.stack(list(tensors.values())).tolist(), strict=True))
-            metrics.update({k: float(v) for k, v in (scalars or {}).items() if k not in tensors})
+            metrics.update({k: float(v) for k, v in scalars.items() if k not in tensors})
             elapsed = time.perf_counter() - self.start_time
             metrics["charts/SPS"] = (env_steps - self.start_steps) / max(elapsed, 1e-9)
         return self.callback.on_step(env_steps, metrics)

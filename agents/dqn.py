@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlzero.agents.base import Agent, Reporter, check_positive
+from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.buffers import ReplayBuffer
-from rlzero.agents.callbacks import Callback
 from rlzero.agents.networks import build_network
 from rlzero.agents.schedules import linear_schedule
 
@@ -41,7 +40,8 @@ class DQNConfig:
     next to the values (up to 1 / (1 - gamma)), so the greedy policy does not drift onto a zero slot
     (with 0.99, 1 in 10 seeds dipped once after solving). Use 0.99 for long-horizon tasks (CartPole)."""
     learning_starts: int = 5_000
-    """env steps of pure collection before the first update"""
+    """env steps of pure collection before the first update (counted as ``num_timesteps``, so a
+    ``learn`` that continues another does not wait again)"""
     gradient_steps: int = 1
     """gradient steps per collection iteration"""
     target_update_interval: int = 100
@@ -71,8 +71,7 @@ class DQNConfig:
             "gradient_steps",
             "target_update_interval",
         )
-        if not 0 <= self.gamma <= 1:
-            raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        check_unit_interval(self, "gamma", "exploration_fraction")
         if self.buffer_size < self.num_envs:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be >= num_envs ({self.num_envs})")
 
@@ -97,7 +96,9 @@ class DQN(Agent):
         self.q_net.to(self.device)
         self.target_net = copy.deepcopy(self.q_net)
         self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, foreach=True)
+        self.buffer = ReplayBuffer(cfg.buffer_size, self.observation_space.shape[0], self.device)
         self.exploration_rate = cfg.exploration_initial_eps
+        self.n_updates = 0
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -116,49 +117,35 @@ class DQN(Agent):
         random_actions = torch.randint(0, self.n_actions, (n,), device=self.device, generator=self.generator)
         return torch.where(explore, random_actions, greedy)
 
-    def learn(
-        self, total_timesteps: int, callback: Callback | None = None, log_interval: int = 10_000
-    ) -> DQN:
+    def _collect(self) -> None:
+        """Act epsilon-greedily in every env at once and store the transitions."""
         cfg = self.config
-        buffer = ReplayBuffer(cfg.buffer_size, self.observation_space.shape[0], self.device)
-        reporter = Reporter(self, callback, log_interval)
-        reporter.callback.on_training_start(self, total_timesteps)
-        decay_steps = int(cfg.exploration_fraction * total_timesteps)
-        start_steps, updates = self.num_timesteps, 0
-        scalars: dict[str, torch.Tensor | float] = {}
-        obs, _ = self.env.reset(seed=self.seed)
-        try:
-            while self.num_timesteps - start_steps < total_timesteps:
-                # Act in every env at once and store the transitions.
-                progress = self.num_timesteps - start_steps
-                self.exploration_rate = linear_schedule(
-                    cfg.exploration_initial_eps, cfg.exploration_final_eps, decay_steps, progress
-                )
-                with torch.no_grad():
-                    actions = self._act(obs, deterministic=False)
-                next_obs, rewards, terminated, _, info = self.env.step(actions)
-                buffer.add(obs, actions, rewards, info["final_obs"], terminated)
-                reporter.episodes.record(info)
-                obs = next_obs
-                self.num_timesteps += cfg.num_envs
+        self.exploration_rate = linear_schedule(
+            cfg.exploration_initial_eps, cfg.exploration_final_eps, self.progress, cfg.exploration_fraction
+        )
+        obs = self.last_obs
+        with torch.no_grad():
+            actions = self._act(obs, deterministic=False)
+        _, rewards, terminated, _, info = self.step_env(actions)
+        self.buffer.add(obs, actions, rewards, info["final_obs"], terminated)
 
-                # Learn from replayed transitions.
-                if self.num_timesteps - start_steps >= cfg.learning_starts:
-                    for _ in range(cfg.gradient_steps):
-                        scalars = self._train_step(buffer)
-                        updates += 1
-                        if updates % cfg.target_update_interval == 0:
-                            self.target_net.load_state_dict(self.q_net.state_dict())
-                    scalars["charts/epsilon"] = self.exploration_rate
-                if not reporter.step(self.num_timesteps, scalars):
-                    break
-        finally:
-            reporter.callback.on_training_end()
-        return self
-
-    def _train_step(self, buffer: ReplayBuffer) -> dict[str, torch.Tensor | float]:
+    def _update(self, experience: None) -> Scalars:
+        """Learn from replayed transitions, once collection has filled ``learning_starts`` of them."""
         cfg = self.config
-        batch = buffer.sample(cfg.batch_size, self.generator)
+        if self.num_timesteps < cfg.learning_starts:
+            return {}
+        for _ in range(cfg.gradient_steps):
+            scalars = self._train_step()
+            self.n_updates += 1
+            if self.n_updates % cfg.target_update_interval == 0:
+                self.target_net.load_state_dict(self.q_net.state_dict())
+        return {**scalars, "charts/epsilon": self.exploration_rate}
+
+    def _train_step(self) -> Scalars:
+        """One gradient step on a sampled batch: regress Q(s, a) on the double-DQN target."""
+        cfg = self.config
+        batch = self.buffer.sample(cfg.batch_size, self.generator)
+        self.gradient_samples += cfg.batch_size
         with torch.no_grad():
             next_q_target = self.target_net(batch.next_obs)
             if cfg.double_q:

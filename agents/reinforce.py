@@ -48,8 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlzero.agents.base import Agent, Reporter, check_positive
-from rlzero.agents.callbacks import Callback
+from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.networks import build_network
 from rlzero.agents.schedules import linear_schedule, set_learning_rate
 
@@ -82,8 +81,7 @@ class ReinforceConfig:
 
     def __post_init__(self) -> None:
         check_positive(self, "num_envs", "learning_rate", "max_grad_norm", "max_rollout_steps")
-        if not 0 <= self.gamma <= 1:
-            raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        check_unit_interval(self, "gamma")
         if self.ent_coef < 0:
             raise ValueError(f"ent_coef must be >= 0, got {self.ent_coef!r}")
 
@@ -205,70 +203,46 @@ class Reinforce(Agent):
             return logits.argmax(dim=1)
         return sample_categorical(logits, self.generator)
 
-    def learn(
-        self, total_timesteps: int, callback: Callback | None = None, log_interval: int = 10_000
-    ) -> Reinforce:
-        """Train for at least ``total_timesteps`` env steps (whole rollouts; the last may overshoot)."""
-        reporter = Reporter(self, callback, log_interval)
-        reporter.callback.on_training_start(self, total_timesteps)
-        start_steps = self.num_timesteps
-        try:
-            while self.num_timesteps - start_steps < total_timesteps:
-                if self.config.anneal_lr:
-                    lr = linear_schedule(
-                        self.config.learning_rate, 0.0, total_timesteps, self.num_timesteps - start_steps
-                    )
-                    set_learning_rate(self.optimizer, lr)
-                rollout = self._collect(
-                    reporter, seed=self.seed if self.num_timesteps == start_steps else None
-                )
-                scalars = self._train_step(rollout)
-                if not reporter.step(self.num_timesteps, scalars):
-                    break
-        finally:
-            reporter.callback.on_training_end()
-        return self
-
     @torch.no_grad()
-    def _collect(self, reporter: Reporter, seed: int | None) -> Rollout:
+    def _collect(self) -> Rollout:
         """Reset every env and play until each one's first episode has ended (or the cap)."""
         cfg = self.config
         # A host sync per step costs nothing on the CPU; on an accelerator check every few steps.
         check_every = 1 if self.device.type == "cpu" else 8
-        obs, _ = self.env.reset(seed=seed)
+        obs = self.reset_env()
         running = torch.ones(cfg.num_envs, dtype=torch.bool, device=self.device)
         steps: list[tuple[torch.Tensor, ...]] = []
         for t in range(cfg.max_rollout_steps):
             actions = self._act(obs, deterministic=False)
-            next_obs, rewards, terminated, truncated, info = self.env.step(actions)
-            steps.append(
-                (obs, actions, rewards, terminated, truncated, info["final_obs"], info["episode"]["n"])
-            )
+            next_obs, rewards, terminated, truncated, info = self.step_env(actions, counted=running)
+            steps.append((obs, actions, rewards, terminated, truncated, info["final_obs"]))
             running = running & ~terminated & ~truncated
             obs = next_obs
-            self.num_timesteps += cfg.num_envs
             if (t + 1) % check_every == 0 and not running.any():
                 break
-        obs_t, actions_t, rewards_t, terminated_t, truncated_t, final_obs_t, normalized_t = (
+        self.episode_stats.end(running)  # the episodes the cap cuts count as ending here
+        obs_t, actions_t, rewards_t, terminated_t, truncated_t, final_obs_t = (
             torch.stack(x) for x in zip(*steps, strict=True)
         )
         truncated_t[-1] |= running  # the cap truncates whatever still runs
         dones = terminated_t | truncated_t
-        # Each env's first episode ends at its first done: its last state and its statistics.
-        mask = first_episode_mask(dones)
-        last, envs = mask.sum(0) - 1, torch.arange(cfg.num_envs, device=self.device)
-        episodes = {"r": (rewards_t * mask).sum(0), "l": last + 1, "n": normalized_t[last, envs]}
-        reporter.episodes.record({"episode": episodes, "_episode": torch.ones_like(running)})
-        return Rollout(obs_t, actions_t, rewards_t, dones, truncated_t, final_obs_t[last, envs])
+        # Each env's first episode ends at its first done: the state its last action led to.
+        last = first_episode_mask(dones).sum(0) - 1
+        final_obs = final_obs_t[last, torch.arange(cfg.num_envs, device=self.device)]
+        return Rollout(obs_t, actions_t, rewards_t, dones, truncated_t, final_obs)
 
-    def _train_step(self, rollout: Rollout) -> dict[str, torch.Tensor | float]:
+    def _update(self, rollout: Rollout) -> Scalars:
+        """One gradient step: policy gradient with advantages G_t - V(s_t), V regressed on G_t."""
         cfg = self.config
+        if cfg.anneal_lr:
+            set_learning_rate(self.optimizer, linear_schedule(cfg.learning_rate, 0.0, self.progress))
         with torch.no_grad():
             next_values = self._value(rollout.final_obs)
         returns, mask = first_episode_returns(
             rollout.rewards, rollout.dones, rollout.truncated, next_values, cfg.gamma
         )
         returns, obs, actions = returns[mask], rollout.obs[mask], rollout.actions[mask]
+        self.gradient_samples += mask.sum()
 
         values = self._value(obs)
         advantages = returns - values.detach()

@@ -34,6 +34,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
+from rlzero.agents import registry
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.checkpoint import CheckpointError
 from rlzero.agents.device import resolve_device
@@ -158,6 +159,11 @@ class SB3Agent:
         return types
 
     @property
+    def replay_ratio(self) -> float:
+        """Samples per env step that enter a gradient step (each algorithm's own count)."""
+        raise NotImplementedError
+
+    @property
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
 
@@ -173,10 +179,15 @@ class SB3Agent:
         return {"num_envs": self.num_envs, **self.hparams}
 
     def learn(
-        self, total_timesteps: int, callback: Callback | None = None, log_interval: int = 10_000
+        self,
+        total_timesteps: int,
+        callback: Callback | None = None,
+        log_interval: int = 10_000,
+        reset_num_timesteps: bool = True,
     ) -> SB3Agent:
+        """SB3's own ``learn``, with the same meaning of ``reset_num_timesteps`` as our agents'."""
         bridge = _Bridge(self, callback or Callback(), log_interval, total_timesteps)
-        self.model.learn(total_timesteps, callback=bridge, reset_num_timesteps=False)
+        self.model.learn(total_timesteps, callback=bridge, reset_num_timesteps=reset_num_timesteps)
         return self
 
     def predict(self, obs: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
@@ -222,9 +233,12 @@ class SB3Agent:
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "auto") -> SB3Agent:
         meta = cls.read_metadata(path)
-        agent_class = SB3_AGENTS.get(meta.get("agent", ""))
-        if agent_class is None or (cls is not SB3Agent and agent_class is not cls):
-            raise CheckpointError(f"{path} holds a {meta.get('agent')!r} agent, not {cls.name!r}")
+        name = meta.get("agent", "")
+        agent_class = (
+            registry.agent_class(name) if name in registry.AGENTS and registry.is_sb3(name) else None
+        )
+        if agent_class is None or not issubclass(agent_class, cls):
+            raise CheckpointError(f"{path} holds a {name!r} agent, not an {cls.__name__}")
         agent = agent_class(
             meta["env_id"], device=device, seed=meta["seed"], env_kwargs=meta["env_kwargs"], **meta["hparams"]
         )
@@ -237,10 +251,23 @@ class SB3DQN(SB3Agent):
     name = "sb3-dqn"
     algo_class = sb3.DQN
 
+    @property
+    def replay_ratio(self) -> float:
+        """``batch_size * gradient_steps`` samples every ``train_freq`` steps of all envs."""
+        model = self.model
+        steps = model.train_freq.frequency * self.num_envs
+        gradient_steps = model.gradient_steps if model.gradient_steps > 0 else steps
+        return model.batch_size * gradient_steps / steps
+
 
 class SB3PPO(SB3Agent):
     name = "sb3-ppo"
     algo_class = sb3.PPO
+
+    @property
+    def replay_ratio(self) -> float:
+        """Every rollout sample enters one gradient step per epoch."""
+        return float(self.model.n_epochs)
 
 
 class SB3A2C(SB3Agent):
@@ -248,5 +275,7 @@ class SB3A2C(SB3Agent):
     algo_class = sb3.A2C
     default_num_envs = 8
 
-
-SB3_AGENTS: dict[str, type[SB3Agent]] = {cls.name: cls for cls in (SB3DQN, SB3PPO, SB3A2C)}
+    @property
+    def replay_ratio(self) -> float:
+        """Every rollout sample enters exactly one gradient step."""
+        return 1.0

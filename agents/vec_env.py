@@ -6,8 +6,8 @@ env with a Box observation and a Discrete action (CartPole-v1, say) runs in Gymn
 
 The protocol agents rely on: ``reset(seed) -> (obs, info)`` and ``step(actions) -> (obs, reward,
 terminated, truncated, info)`` with tensors on ``device``, ``SAME_STEP`` autoreset, and in ``info``:
-``final_obs`` (every row: the state right after the action, before any reset) and ``episode``
-(``r``, ``l``, ``n`` = return, length, normalized return or NaN) valid where ``_episode`` is true.
+``final_obs`` (every row: the state right after the action, before any reset) and, where the env knows
+it, ``optimal_return`` (each row's current episode's optimum, for the normalized return in the logs).
 """
 
 from __future__ import annotations
@@ -63,8 +63,7 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
 class NumpyVecEnvAdapter(VectorEnv):
     """Wraps a numpy ``SAME_STEP`` vector env so it takes and returns tensors on ``device``.
 
-    It also fills ``final_obs`` for every row and keeps episode statistics, as
-    :class:`~rlzero.envs.ZeroOutVectorEnv` does natively (normalized return is NaN: no optimum known).
+    It also fills ``final_obs`` for every row, as :class:`~rlzero.envs.ZeroOutVectorEnv` does natively.
     """
 
     def __init__(self, env: VectorEnv, device: torch.device) -> None:
@@ -76,8 +75,6 @@ class NumpyVecEnvAdapter(VectorEnv):
         self.single_action_space = env.single_action_space
         self.observation_space, self.action_space = env.observation_space, env.action_space
         self.metadata = env.metadata
-        self.returns = np.zeros(self.num_envs, dtype=np.float64)
-        self.lengths = np.zeros(self.num_envs, dtype=np.int64)
 
     def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
         """A copy on ``device``: never a view of an array that this adapter goes on to change."""
@@ -87,8 +84,6 @@ class NumpyVecEnvAdapter(VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         obs, _ = self.env.reset(seed=seed, options=options)
-        self.returns[:] = 0
-        self.lengths[:] = 0
         return self._tensor(obs), {}
 
     def step(
@@ -96,23 +91,10 @@ class NumpyVecEnvAdapter(VectorEnv):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         obs, rewards, terminated, truncated, info = self.env.step(actions.cpu().numpy())
         done = terminated | truncated
-        self.returns += rewards
-        self.lengths += 1
         final_obs = obs.copy()
         for i in np.flatnonzero(done):
             final_obs[i] = info["final_obs"][i]
-        out = {
-            "final_obs": self._tensor(final_obs),
-            "_final_obs": self._tensor(done),
-            "episode": {
-                "r": self._tensor(self.returns, torch.float32),
-                "l": self._tensor(self.lengths),
-                "n": torch.full((self.num_envs,), torch.nan, device=self.device),
-            },
-            "_episode": self._tensor(done),
-        }
-        self.returns[done] = 0
-        self.lengths[done] = 0
+        out = {"final_obs": self._tensor(final_obs), "_final_obs": self._tensor(done)}
         return (
             self._tensor(obs),
             self._tensor(rewards, torch.float32),

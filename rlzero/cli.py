@@ -7,9 +7,12 @@ import ast
 import sys
 import typing
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import gymnasium as gym
+
+from rlzero.agents.checkpoint import load_checkpoint
 
 
 class UsageError(Exception):
@@ -106,6 +109,16 @@ def check_env_id(env_id: str) -> None:
             f"unknown env {env_id!r}; rlzero ids: {', '.join(ENV_KWARGS)} "
             "(or any registered Gymnasium id with a Box observation and a Discrete action)"
         )
+
+
+def check_checkpoint(path: str) -> None:
+    """Read a checkpoint's metadata now, so that a bad file fails with one line before any work."""
+    if Path(path).suffix == ".zip":
+        from rlzero.agents.sb3 import SB3Agent
+
+        SB3Agent.read_metadata(path)
+    else:
+        load_checkpoint(path)
 
 
 def report(message: str) -> None:

@@ -18,13 +18,16 @@ def make_run_dir(logdir: str | Path, *name_parts: object) -> Path:
     return claim_dir(Path(logdir) / base)
 
 
-def claim_dir(path: str | Path) -> Path:
+def claim_dir(path: str | Path, take_empty: bool = False) -> Path:
     """Create ``path``, or ``path_1``, ``path_2``, ... where it exists; return the one created.
 
     ``mkdir`` is atomic, so runs started at once (a process pool, Ray tasks on a shared filesystem)
-    never share a directory, and a rerun never writes into an old run's directory.
+    never share a directory, and a rerun never writes into an old run's directory. ``take_empty``
+    also takes ``path`` itself where it exists and is empty (one made for this run by its caller).
     """
     path = Path(path)
+    if take_empty and path.is_dir() and not any(path.iterdir()):
+        return path
     for suffix in ["", *(f"_{i}" for i in range(1, 1000))]:
         candidate = path.with_name(f"{path.name}{suffix}")
         try:

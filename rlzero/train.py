@@ -8,21 +8,15 @@ with ``"interrupted": true`` and exits 130.
 
 from __future__ import annotations
 
-import dataclasses
+import argparse
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import torch
-from torch.utils.tensorboard import SummaryWriter
 
-import rlzero
-from rlzero.agents import AGENTS, Agent, SB3Agent
-from rlzero.agents.callbacks import CallbackList
 from rlzero.agents.device import DEVICE_CHOICES
-from rlzero.callbacks import EvalCallback, ProgressCallback, TensorBoardCallback
+from rlzero.agents.presets import preset_for
+from rlzero.agents.registry import AGENTS, agent_class
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
@@ -31,16 +25,10 @@ from rlzero.cli import (
     parse_env_kwargs,
     parse_hparams,
     positive_int,
+    report,
 )
-from rlzero.evaluation import SOLVED_THRESHOLD
-from rlzero.runs import CHECKPOINT_NAME, make_run_dir, write_json
-
-
-@dataclasses.dataclass
-class TrainResult:
-    run_dir: Path
-    summary: dict[str, Any]
-    interrupted: bool
+from rlzero.experiment import Trial, TrialInterrupted, build, run
+from rlzero.runs import make_run_dir
 
 
 def build_parser() -> ArgumentParser:
@@ -62,9 +50,9 @@ def build_parser() -> ArgumentParser:
         "--total-timesteps",
         type=positive_int,
         default=None,
-        help="env steps to train for (default: the agent's own: "
-        + ", ".join(f"{name} {cls.default_timesteps:,}" for name, cls in AGENTS.items())
-        + ")",
+        help="env steps to train for (default: the preset of the agent and env; on ZeroOut-v0: "
+        + ", ".join(f"{name} {preset_for(name, 'ZeroOut-v0')[1].total_timesteps:,}" for name in AGENTS)
+        + "; see rlzero.agents.presets)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for networks, exploration and envs")
     parser.add_argument(
@@ -87,7 +75,8 @@ def build_parser() -> ArgumentParser:
         default=[],
         metavar="K=V",
         dest="hparams",
-        help="hyperparameter overrides, type-checked against the agent's config, e.g. learning_rate=5e-4",
+        help="hyperparameter overrides on top of the preset, type-checked against the agent's config, "
+        "e.g. learning_rate=5e-4",
     )
     parser.add_argument("--init-from", default=None, metavar="CKPT", help="start from saved weights")
     parser.add_argument(
@@ -103,79 +92,25 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def make_agent(args: Any) -> Agent | SB3Agent:
-    """Build the agent the flags describe; bad input raises UsageError with one clear line."""
+def trial_from_args(args: argparse.Namespace) -> Trial:
+    """The trial the flags describe; bad input raises UsageError with one clear line."""
     check_env_id(args.env)
-    agent_class = AGENTS[args.agent]
-    hparams = parse_hparams(args.hparams, agent_class.hparam_types())
+    hparams = parse_hparams(args.hparams, agent_class(args.agent).hparam_types())
     if args.num_envs is not None:
         hparams["num_envs"] = args.num_envs
-    try:
-        agent = agent_class(
-            args.env,
-            device=args.device,
-            seed=args.seed,
-            env_kwargs=parse_env_kwargs(args.env_kwargs),
-            **hparams,
-        )
-        if args.init_from:
-            agent.init_from(args.init_from)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        raise UsageError(str(exc)) from None
-    return agent
-
-
-def train_agent(
-    agent: Agent | SB3Agent,
-    total_timesteps: int,
-    run_dir: Path,
-    eval_freq: int,
-    eval_episodes: int = 100,
-    progress: bool = False,
-    eval_at_start: bool = False,
-    config: dict[str, Any] | None = None,
-) -> TrainResult:
-    """Train with TensorBoard, periodic evaluation and (optionally) a progress bar; save and summarise."""
-    if config is not None:
-        write_json(run_dir / "config.json", config)
-    writer = SummaryWriter(str(run_dir))
-    evaluator = EvalCallback(
-        agent.env_id, eval_freq, eval_episodes, agent.env_kwargs, writer, eval_at_start=eval_at_start
+    return Trial(
+        agent=args.agent,
+        env_id=args.env,
+        seed=args.seed,
+        total_timesteps=args.total_timesteps,
+        hparams=hparams,
+        env_kwargs=parse_env_kwargs(args.env_kwargs),
+        device=args.device,
+        eval_freq=args.eval_freq,
+        eval_episodes=args.eval_episodes,
+        init_from=args.init_from,
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
-    callbacks = [TensorBoardCallback(writer), evaluator]
-    if progress:
-        callbacks.append(ProgressCallback())
-    interrupted = False
-    try:
-        agent.learn(total_timesteps, CallbackList(callbacks), log_interval=max(eval_freq // 4, 1))
-    except KeyboardInterrupt:
-        interrupted = True
-        if not evaluator.history:
-            # Ctrl-C before learn reached its loop (so before its on_training_end): evaluate as is.
-            evaluator.on_training_start(agent, total_timesteps)
-            evaluator.on_training_end()
-    finally:
-        writer.close()
-    checkpoint = agent.save(run_dir / CHECKPOINT_NAME)
-    final = evaluator.history[-1]
-    summary = {
-        "agent": agent.name,
-        "env_id": agent.env_id,
-        "seed": agent.seed,
-        "env_steps": final["env_steps"],
-        "wall_time_s": final["wall_time_s"],
-        "mean_return": final["mean_return"],
-        "mean_normalized_return": final["mean_normalized_return"],
-        "success_rate": final["success_rate"],
-        "mean_length": final["mean_length"],
-        "solved": final["mean_normalized_return"] is not None
-        and final["mean_normalized_return"] >= SOLVED_THRESHOLD,
-        "interrupted": interrupted,
-        "checkpoint": str(checkpoint),
-        "evaluations": evaluator.history,
-    }
-    write_json(run_dir / "summary.json", summary)
-    return TrainResult(run_dir, summary, interrupted)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,40 +118,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        agent = make_agent(args)
-    except UsageError as exc:
+        trial = trial_from_args(args)
+        built = build(trial)
+    except (UsageError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(parser, str(exc))
-    total = args.total_timesteps or agent.default_timesteps
-    run_dir = make_run_dir(args.logdir, args.env, args.agent, args.seed)
-    config = {
-        "agent": args.agent,
-        "env_id": args.env,
-        "env_kwargs": agent.env_kwargs,
-        "seed": args.seed,
-        "device": str(agent.device),
-        "total_timesteps": total,
-        "eval_freq": args.eval_freq or max(total // 20, 1),
-        "eval_episodes": args.eval_episodes,
-        "init_from": args.init_from,
-        "hparams": agent.config_dict(),
-        "torch_threads": torch.get_num_threads(),
-        "command": " ".join(["python -m rlzero.train", *(argv if argv is not None else sys.argv[1:])]),
-        "versions": {"rlzero": rlzero.__version__, "torch": torch.__version__},
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    print(f"run directory: {run_dir}", file=sys.stderr)
-    result = train_agent(
-        agent,
-        total,
-        run_dir,
-        config["eval_freq"],
-        args.eval_episodes,
-        progress=not args.no_progress and sys.stderr.isatty(),
-        config=config,
-    )
-    shown = {k: v for k, v in result.summary.items() if k != "evaluations"}
+    trial.run_dir = str(make_run_dir(args.logdir, args.env, args.agent, args.seed))
+    built[1]["command"] = " ".join(["python -m rlzero.train", *(argv if argv is not None else sys.argv[1:])])
+    report(f"run directory: {trial.run_dir}")
+    try:
+        record = run(trial, built)
+    except TrialInterrupted as stop:
+        record = stop.record
+    shown = {k: v for k, v in record.items() if k not in ("evaluations", "settings", "timing")}
     print("\n".join(f"{k:>24}: {v}" for k, v in shown.items()))
-    return 130 if result.interrupted else 0
+    return 130 if record["interrupted"] else 0
 
 
 if __name__ == "__main__":

@@ -331,7 +331,9 @@ def runner_options(args: argparse.Namespace, device: str, threads: int = 1) -> d
     """
     if args.backend == "ray":
         import_ray()
-    cuda = str(device).startswith("cuda")
+    # A trial resolves "auto" itself, on the machine that runs it; the driver asks Ray for a GPU share
+    # when the trials are to run on CUDA, or on "auto" where this machine has CUDA.
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     gpus = args.gpus_per_trial if args.gpus_per_trial is not None else DEFAULT_GPU_FRACTION
     return {
         "backend": args.backend,

@@ -241,7 +241,7 @@ def test_same_seed_same_summary(smoke_run, tmp_path):
 
     def figures(path):
         summary = json.loads((path / "summary.json").read_text())
-        drop = {"wall_time_s", "checkpoint"}
+        drop = {"wall_time_s", "seconds_to_solved", "env_steps_per_s", "timing", "checkpoint", "run_dir"}
         out = {k: v for k, v in summary.items() if k not in drop and k != "evaluations"}
         out["evaluations"] = [
             {k: v for k, v in row.items() if k not in drop} for row in summary["evaluations"]

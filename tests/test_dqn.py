@@ -85,7 +85,8 @@ def td_loss_on(agent, terminated, reward=0.5, action=0):
         next_obs,
         torch.full((8,), terminated, dtype=torch.bool),
     )
-    return agent._train_step(buffer)
+    agent.buffer = buffer
+    return agent._train_step()
 
 
 @pytest.fixture

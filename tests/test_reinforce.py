@@ -10,8 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import rlzero
-from rlzero.agents import AGENTS, Reinforce, load_agent
-from rlzero.agents.base import Reporter
+from rlzero.agents import Reinforce, agent_class, load_agent
 from rlzero.agents.reinforce import (
     first_episode_mask,
     first_episode_returns,
@@ -116,7 +115,7 @@ def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
 
 def test_rollout_holds_exactly_one_whole_episode_per_env() -> None:
     agent = Reinforce("ZeroOut-v0", device="cpu", seed=3, num_envs=32)
-    rollout = agent._collect(Reporter(agent, None, 10**9), seed=3)
+    rollout = agent._collect()
     mask = first_episode_mask(rollout.dones)
     lengths = mask.sum(0)
     # every env's first episode ends inside the rollout, at the last step it keeps
@@ -126,7 +125,7 @@ def test_rollout_holds_exactly_one_whole_episode_per_env() -> None:
 
 
 def test_registered_and_stochastic_actions_follow_the_seed() -> None:
-    assert AGENTS["reinforce"] is Reinforce
+    assert agent_class("reinforce") is Reinforce
     obs = np.random.default_rng(0).integers(0, 10, size=(50, 10))
     first = Reinforce("ZeroOut-v0", device="cpu", seed=5, num_envs=4).predict(obs, deterministic=False)[0]
     again = Reinforce("ZeroOut-v0", device="cpu", seed=5, num_envs=4).predict(obs, deterministic=False)[0]
@@ -182,7 +181,8 @@ def test_cli_run_writes_summary_and_tensorboard_tags(tmp_path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["agent"] == "reinforce" and summary["env_steps"] >= 30_000
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["hparams"]["num_envs"] == 256
+    assert config["resolved_hparams"]["num_envs"] == config["overrides"]["num_envs"] == 256
+    assert config["preset"]["key"] == "ZeroOut-v0"
     events = EventAccumulator(str(run_dir))
     events.Reload()
     tags = set(events.Tags()["scalars"])

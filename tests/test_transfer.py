@@ -24,7 +24,9 @@ from rlzero.agents.dqn import DQN
 from rlzero.agents.reinforce import Reinforce
 from rlzero.agents.transfer import STRATEGIES, transfer
 from rlzero.evaluation import evaluate
-from rlzero.finetune import aggregate, summarize_arm, verdict
+from rlzero.finetune import FIGURES, verdict
+from rlzero.metrics import Criterion, curve_summary
+from rlzero.stats import aggregate
 
 SMALL: dict[type[Agent], dict[str, Any]] = {
     DQN: {
@@ -220,41 +222,60 @@ def test_slot_network_moves_from_10_to_20_slots(agent_class: type[Agent]) -> Non
 
 
 # ---------------------------------------------------------------- report figures
-def row(steps: int, normalized: float | None, ret: float = 0.0) -> dict[str, Any]:
-    return {"env_steps": steps, "mean_normalized_return": normalized, "mean_return": ret}
-
-
-def test_summarize_arm() -> None:
-    solved = summarize_arm([row(0, 0.2), row(1000, 0.5), row(2000, 0.995), row(3000, 0.98)])
-    assert solved == {
-        "jumpstart": 0.2,
-        "steps_to_solved": 2000,
-        "auc": pytest.approx((0.2 + 0.5 + 0.995 + 0.98) / 4),
-        "final": 0.98,
+def row(steps: int, normalized: float | None, ret: float = 0.0, seconds: float = 0.0) -> dict[str, Any]:
+    return {
+        "env_steps": steps,
+        "wall_time_s": seconds,
+        "mean_normalized_return": normalized,
+        "mean_return": ret,
     }
-    assert summarize_arm([row(0, 0.99)])["steps_to_solved"] == 0  # the threshold counts as solved
-    never = summarize_arm([row(0, 0.1), row(500, 0.989)])
-    assert never["steps_to_solved"] is None and never["final"] == 0.989
-    # envs without an optimum (no normalized return) are measured by return
-    assert summarize_arm([row(0, None, 12.0), row(10, None, 30.0)])["auc"] == 21.0
+
+
+NORMALIZED = Criterion("mean_normalized_return", 0.99)
+
+
+def test_curve_summary() -> None:
+    curve = [row(0, 0.2), row(1000, 0.5, seconds=1.5), row(2000, 0.995, seconds=3.0), row(3000, 0.98)]
+    assert curve_summary(curve, NORMALIZED) == {
+        "jumpstart": 0.2,
+        "final": 0.98,
+        "auc": pytest.approx((0.2 + 0.5 + 0.995 + 0.98) / 4),
+        "steps_to_solved": 2000,
+        "seconds_to_solved": 3.0,
+        "stayed_solved": False,
+        "solved_final": False,
+    }
+    assert curve_summary([row(0, 0.99)], NORMALIZED)["steps_to_solved"] == 0  # the threshold counts
+    stayed = curve_summary([row(0, 0.1), row(500, 0.99), row(1000, 1.0)], NORMALIZED)
+    assert stayed["stayed_solved"] and stayed["solved_final"] and stayed["steps_to_solved"] == 500
+    never = curve_summary([row(0, 0.1), row(500, 0.989)], NORMALIZED)
+    assert never["steps_to_solved"] is None and never["final"] == 0.989 and not never["stayed_solved"]
+    # envs without an optimum (no normalized return) are measured by return against their threshold
+    by_return = curve_summary([row(0, None, 12.0), row(10, None, 480.0)], Criterion("mean_return", 475.0))
+    assert by_return["auc"] == 246.0 and by_return["steps_to_solved"] == 10
 
 
 def test_aggregate() -> None:
-    seeds = [
-        {"jumpstart": 0.1, "steps_to_solved": 3000, "auc": 0.5, "final": 1.0},
-        {"jumpstart": 0.3, "steps_to_solved": None, "auc": 0.4, "final": 0.9},
-        {"jumpstart": 0.2, "steps_to_solved": 1000, "auc": 0.6, "final": 0.95},
-    ]
-    out = aggregate(seeds)
-    assert out["jumpstart"] == {"median": 0.2, "min": 0.1, "max": 0.3, "n": 3}
-    assert out["steps_to_solved"] == {"median": 2000, "min": 1000, "max": 3000, "n": 2}
-    assert out["final"]["median"] == 0.95
-    nobody = aggregate([{**s, "steps_to_solved": None} for s in seeds])["steps_to_solved"]
-    assert nobody == {"median": None, "min": None, "max": None, "n": 0}
+    out = aggregate([0.1, None, 0.2, 0.3, 0.9])
+    assert (out["n"], out["of"]) == (4, 5)
+    assert out["iqm"] == pytest.approx(0.25)  # the middle half of 0.1, 0.2, 0.3, 0.9
+    assert out["median"] == pytest.approx(0.25) and (out["min"], out["max"]) == (0.1, 0.9)
+    low, high = out["ci95"]
+    assert 0.1 <= low <= out["iqm"] <= high <= 0.9 and low < high
+    assert aggregate([0.1, None, 0.2, 0.3, 0.9]) == out  # the bootstrap is seeded
+    assert aggregate([None, None]) == {
+        "n": 0,
+        "of": 2,
+        "iqm": None,
+        "ci95": None,
+        "median": None,
+        "min": None,
+        "max": None,
+    }
 
 
 def steps(*values: int | None) -> dict[str, Any]:
-    return aggregate([{"jumpstart": 0, "steps_to_solved": v, "auc": 0, "final": 0} for v in values])
+    return {"steps_to_solved": aggregate(list(values))}
 
 
 def test_verdict() -> None:
@@ -315,16 +336,17 @@ def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[st
     assert run_dir.name.startswith("ZeroOutInOrder-v0__finetune-dqn-freeze__ZeroOut-v0__")
     assert (report["agent"], report["source"], report["target"]) == ("dqn", "ZeroOut-v0", "ZeroOutInOrder-v0")
     assert report["strategy"] == "freeze" and report["total_timesteps"] == 3000
-    assert report["learning_rate"] == pytest.approx(DQN.config_class().learning_rate / 3)
+    # Both arms train at the same (preset) learning rate: only the starting weights differ.
+    assert report["learning_rate"] == pytest.approx(DQN.config_class().learning_rate)
     assert report["failed"] == []
     assert isinstance(report["verdict"], str) and report["verdict"]
     for arm in ("finetuned", "scratch"):
         figures = report["aggregate"][arm]
-        assert set(figures) == {"jumpstart", "steps_to_solved", "auc", "final"}
+        assert set(figures) == set(FIGURES)
         for key, stats in figures.items():
-            assert set(stats) == {"median", "min", "max", "n"}
+            assert set(stats) == {"iqm", "ci95", "median", "min", "max", "n", "of"}
             if key != "steps_to_solved":
-                assert stats["n"] == 2 and stats["min"] <= stats["median"] <= stats["max"]
+                assert stats["n"] == stats["of"] == 2 and stats["min"] <= stats["iqm"] <= stats["max"]
 
     assert [s["seed"] for s in report["seeds"]] == [0, 1]
     for seed in report["seeds"]:
@@ -332,7 +354,7 @@ def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[st
             curve = seed["curves"][arm]
             assert curve[0]["env_steps"] == 0  # the jumpstart: evaluated before any update
             assert curve[-1]["env_steps"] >= 3000
-            assert seed[arm] == summarize_arm(curve)
+            assert seed[arm] == curve_summary(curve, NORMALIZED)
         moved = seed["transfer"]
         q_params = ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias"]
         assert moved["frozen"] == {"q_net": q_params, "target_net": q_params}

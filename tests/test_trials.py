@@ -1,6 +1,6 @@
 """The trial runner (rlzero.trials): the local pool and Ray give the figures of a one-by-one run.
 
-The trials are tiny fine-tune arms (rlzero.finetune.run_arm: DQN, 64 boards, 4,096 env steps, 10-episode
+The trials are tiny training runs (rlzero.experiment.run: DQN, 64 boards, 4,096 env steps, 10-episode
 evaluations), a second or two each. Ray's tests share one local 2-CPU cluster (started once, a few
 seconds) and are skipped where Ray is not installed.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from rlzero import finetune
-from rlzero.finetune import Arm, run_arm
+from rlzero.experiment import Trial, run
 from rlzero.trials import (
     DEFAULT_GPU_FRACTION,
     BackendUnavailable,
@@ -32,8 +32,8 @@ from rlzero.trials import (
 TINY = {"num_envs": 64, "learning_starts": 512, "batch_size": 64}
 
 
-def arm(run_dir: Path, seed: int, env_id: str = "ZeroOut-v0") -> Arm:
-    return Arm(
+def arm(run_dir: Path, seed: int, env_id: str = "ZeroOut-v0") -> Trial:
+    return Trial(
         agent="dqn",
         env_id=env_id,
         seed=seed,
@@ -48,33 +48,31 @@ def arm(run_dir: Path, seed: int, env_id: str = "ZeroOut-v0") -> Arm:
 
 def figures(result: dict[str, Any]) -> dict[str, Any]:
     """What must agree between backends: the figures and the curve, without wall-clock times."""
-    curve = [{k: v for k, v in row.items() if k != "wall_time_s"} for row in result["summary"]["evaluations"]]
-    return {"seed": result["seed"], "figures": result["figures"], "curve": curve}
+    curve = [{k: v for k, v in row.items() if k != "wall_time_s"} for row in result["evaluations"]]
+    return {"seed": result["seed"], "final": result["mean_normalized_return"], "curve": curve}
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Arm], list[dict[str, Any]]]:
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Trial], list[dict[str, Any]]]:
     """Two seeds' arms and their figures run one by one in this process (1 torch thread)."""
     root = tmp_path_factory.mktemp("sweep")
     arms = [arm(root, seed) for seed in (0, 1)]
-    reference = [figures(run_arm(a)) for a in arms]  # on 1 torch thread (conftest)
-    assert (
-        reference[0]["figures"] != reference[1]["figures"]
-    )  # the seeds matter, so the check means something
+    reference = [figures(run(a)) for a in arms]  # on 1 torch thread (conftest)
+    assert reference[0]["curve"] != reference[1]["curve"]  # the seeds matter, so the check means something
     return arms, reference
 
 
 def test_spec_key_is_stable() -> None:
     assert spec_key({"a": 1, "b": [1, 2]}) == spec_key({"b": [1, 2], "a": 1})
-    assert spec_key(Arm("dqn", "ZeroOut-v0", 0, 1, 1, "x")) == spec_key(
-        {**Arm("dqn", "ZeroOut-v0", 0, 1, 1, "x").__dict__}
+    assert spec_key(Trial("dqn", "ZeroOut-v0", 0, 1)) == spec_key(
+        {**Trial("dqn", "ZeroOut-v0", 0, 1).__dict__}
     )
 
 
-def test_local_pool_matches_one_by_one(sweep: tuple[list[Arm], list[dict[str, Any]]]) -> None:
+def test_local_pool_matches_one_by_one(sweep: tuple[list[Trial], list[dict[str, Any]]]) -> None:
     arms, reference = sweep
     # The same specs again (same run_dir): each trial claims a fresh directory rather than colliding.
-    records = run_trials(run_arm, arms, backend="local", workers=2)
+    records = run_trials(run, arms, backend="local", workers=2)
     assert [r["ok"] for r in records] == [True, True], [r.get("error") for r in records]
     assert [figures(r["result"]) for r in records] == reference
     run_dirs = [Path(r["result"]["run_dir"]) for r in records]
@@ -89,9 +87,9 @@ def test_failing_trial_is_reported_and_resume_skips_finished(tmp_path: Path) -> 
     calls: list[int] = []
     seen: list[int] = []
 
-    def counted(spec: Arm) -> dict[str, Any]:  # workers=1 runs in this process: a closure is fine
+    def counted(spec: Trial) -> dict[str, Any]:  # workers=1 runs in this process: a closure is fine
         calls.append(spec.seed)
-        return run_arm(spec)
+        return run(spec)
 
     records = run_trials(
         counted, specs, workers=1, results_path=results, on_result=lambda i, r: seen.append(i)
@@ -125,7 +123,7 @@ def test_missing_ray_exits_2_with_install_hint(
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(BackendUnavailable, match="distributed"):
-        run_trials(run_arm, [], backend="ray")
+        run_trials(run, [], backend="ray")
     argv = ["--agent", "dqn", "--logdir", str(tmp_path), "--backend", "ray", "--no-progress"]
     with pytest.raises(SystemExit) as exited:
         finetune.main(argv)
@@ -146,11 +144,11 @@ def ray_cluster() -> Iterator[Any]:
 
 
 def test_ray_matches_one_by_one(
-    ray_cluster: Any, sweep: tuple[list[Arm], list[dict[str, Any]]], tmp_path: Path
+    ray_cluster: Any, sweep: tuple[list[Trial], list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     arms, reference = sweep
     bad = arm(tmp_path, 2, env_id="NoSuchEnv-v0")
-    records = run_trials(run_arm, [*arms, bad], backend="ray", results_path=tmp_path / "ray.jsonl")
+    records = run_trials(run, [*arms, bad], backend="ray", results_path=tmp_path / "ray.jsonl")
     assert [r["ok"] for r in records] == [True, True, False], [r.get("error") for r in records]
     assert [figures(r["result"]) for r in records[:2]] == reference
     assert "NoSuchEnv-v0" in records[2]["error"]["message"]

@@ -1,0 +1,212 @@
+"""One trial, one function: build an agent from its preset, train it with periodic evaluation, summarise.
+
+:func:`run` is what ``python -m rlzero.train`` runs once, what ``python -m rlzero.finetune`` runs per arm
+and seed, and what every benchmark runs through :func:`rlzero.trials.run_trials`. A :class:`Trial` is
+plain data, so a process pool or a Ray cluster can ship it; the record :func:`run` returns is plain
+JSON-able data: the summary of the final evaluation, the evaluation curve, the curve's figures
+(:func:`rlzero.metrics.curve_summary`), throughput and replay ratio, and the settings that were used.
+
+With ``run_dir`` set, the trial also leaves a run directory: TensorBoard events (CleanRL's tags, and the
+hyperparameters as text), the checkpoint, ``config.json`` (everything needed to repeat it: the preset, the
+overrides, the resolved hyperparameters) and ``summary.json`` (the record without the settings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlzero.agents.callbacks import Callback, CallbackList
+from rlzero.agents.checkpoint import load_checkpoint
+from rlzero.agents.device import resolve_device
+from rlzero.agents.presets import preset_for
+from rlzero.agents.registry import agent_class, is_sb3
+from rlzero.agents.transfer import transfer
+from rlzero.callbacks import EvalCallback, ProgressCallback, TensorBoardCallback
+from rlzero.metrics import criterion, curve_summary
+from rlzero.runs import CHECKPOINT_NAME, claim_dir, write_json
+from rlzero.system import package_versions
+
+EVALUATIONS_PER_RUN = 20
+"""Evaluations over a run when ``eval_freq`` is not given: one every twentieth of the budget."""
+
+REPORTS_PER_EVALUATION = 4
+"""TensorBoard reports of the training metrics between two evaluations."""
+
+
+class TrialInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a trial, after its checkpoint and summary were written; carries the record."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("interrupted")
+        self.record = record
+
+
+@dataclasses.dataclass
+class Trial:
+    """One training run, as plain data."""
+
+    agent: str
+    env_id: str = "ZeroOut-v0"
+    seed: int = 0
+    total_timesteps: int | None = None
+    """env steps to train for; None: the preset's budget"""
+    hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """overrides on top of the preset (``--set``)"""
+    env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    device: str = "auto"
+    """resolved by the trial itself, on the machine that runs it"""
+    eval_freq: int | None = None
+    """env steps between evaluations; None: a twentieth of the budget"""
+    eval_episodes: int = 100
+    eval_at_start: bool = False
+    """also evaluate before any update (the jumpstart of a fine-tuned run)"""
+    init_from: str | None = None
+    """checkpoint whose weights the agent starts from"""
+    strategy: str | None = None
+    """with ``init_from``: the fine-tuning strategy (see rlzero.agents.transfer); None loads every weight"""
+    run_dir: str | None = None
+    """the run directory: created, or ``_1``, ``_2``, ... appended where it holds something already;
+    None writes nothing"""
+    progress: bool = False
+    """show a progress bar"""
+
+    def budget(self) -> int:
+        return self.total_timesteps or preset_for(self.agent, self.env_id)[1].total_timesteps
+
+    def evaluation_interval(self) -> int:
+        return self.eval_freq or max(self.budget() // EVALUATIONS_PER_RUN, 1)
+
+
+def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
+    """The trial's agent, from its preset with the overrides on top (weights moved in where asked),
+    and the settings to record."""
+    preset_key, preset = preset_for(trial.agent, trial.env_id)
+    hparams = {**preset.hparams, **trial.hparams}
+    device = resolve_device(trial.device)
+    agent = agent_class(trial.agent)(
+        trial.env_id, device=device, seed=trial.seed, env_kwargs=trial.env_kwargs, **hparams
+    )
+    moved = None
+    if trial.init_from is not None:
+        if trial.strategy is None or is_sb3(trial.agent):
+            if trial.strategy not in (None, "full"):
+                raise ValueError(
+                    f"{trial.agent} moves weights with strategy 'full' only, got {trial.strategy!r}"
+                )
+            agent.init_from(trial.init_from)
+        else:
+            payload = load_checkpoint(trial.init_from, map_location=agent.device)
+            moved = dataclasses.asdict(transfer(agent, payload["state_dicts"], trial.strategy))
+    settings = {
+        **dataclasses.asdict(trial),
+        "device": str(agent.device),
+        "total_timesteps": trial.budget(),
+        "eval_freq": trial.evaluation_interval(),
+        "preset": {"key": preset_key, **dataclasses.asdict(preset)},
+        "overrides": dict(trial.hparams),
+        "resolved_hparams": agent.config_dict(),
+        "transfer": moved,
+        "gpu": torch.cuda.get_device_name(agent.device) if agent.device.type == "cuda" else None,
+        "torch_threads": torch.get_num_threads(),
+        "versions": package_versions(),
+    }
+    return agent, settings
+
+
+def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Build (unless ``built`` is :func:`build`'s result), train with periodic evaluation, save and
+    summarise one trial; return its record.
+
+    Ctrl-C stops training, saves the checkpoint and the summary (``"interrupted": true``), then raises
+    :class:`TrialInterrupted` carrying the record.
+    """
+    if not isinstance(trial, Trial):
+        trial = Trial(**trial)
+    began, cpu_began = time.perf_counter(), time.process_time()
+    agent, settings = built if built is not None else build(trial)
+    run_dir = claim_dir(trial.run_dir, take_empty=True) if trial.run_dir is not None else None
+    writer = None
+    if run_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        settings["run_dir"] = str(run_dir)  # the directory claimed, which may carry a suffix
+        write_json(run_dir / "config.json", settings)
+        writer = SummaryWriter(str(run_dir))
+        writer.add_text("hyperparameters", hparams_table(settings["resolved_hparams"]))
+    setup_seconds = time.perf_counter() - began
+    budget, eval_freq = settings["total_timesteps"], settings["eval_freq"]
+    evaluator = EvalCallback(
+        trial.env_id, eval_freq, trial.eval_episodes, trial.env_kwargs, writer, trial.eval_at_start
+    )
+    callbacks: list[Callback] = [evaluator]
+    if writer is not None:
+        callbacks.append(TensorBoardCallback(writer))
+    if trial.progress:
+        callbacks.append(ProgressCallback())
+    interrupted = False
+    try:
+        agent.learn(budget, CallbackList(callbacks), log_interval=max(eval_freq // REPORTS_PER_EVALUATION, 1))
+    except KeyboardInterrupt:
+        interrupted = True
+        if not evaluator.history:  # Ctrl-C before learn reached its loop: evaluate the agent as it is
+            evaluator.on_training_start(agent, budget)
+            evaluator.on_training_end()
+    finally:
+        if writer is not None:
+            writer.close()
+        agent.env.close()
+    checkpoint = agent.save(run_dir / CHECKPOINT_NAME) if run_dir is not None else None
+    record = summarize(agent, trial, evaluator, interrupted, checkpoint)
+    record["timing"] = {
+        "setup_seconds": round(setup_seconds, 3),
+        "eval_seconds": round(evaluator.eval_seconds, 3),
+        "trial_seconds": round(time.perf_counter() - began, 3),
+        "trial_cpu_seconds": round(time.process_time() - cpu_began, 3),
+    }
+    if run_dir is not None:
+        write_json(run_dir / "summary.json", record)
+    record["settings"] = settings
+    if interrupted:
+        raise TrialInterrupted(record)
+    return record
+
+
+def summarize(
+    agent: Any, trial: Trial, evaluator: EvalCallback, interrupted: bool, checkpoint: Path | None
+) -> dict[str, Any]:
+    """The final evaluation, the curve and its figures, throughput and replay ratio."""
+    final = evaluator.history[-1]
+    rule = criterion(trial.env_id, trial.env_kwargs)
+    return {
+        "agent": agent.name,
+        "env_id": trial.env_id,
+        "seed": trial.seed,
+        "env_steps": final["env_steps"],
+        "wall_time_s": final["wall_time_s"],
+        "mean_return": final["mean_return"],
+        "mean_normalized_return": final["mean_normalized_return"],
+        "success_rate": final["success_rate"],
+        "mean_length": final["mean_length"],
+        "solved": rule.solved(final),
+        "interrupted": interrupted,
+        "checkpoint": str(checkpoint) if checkpoint is not None else None,
+        "run_dir": str(checkpoint.parent) if checkpoint is not None else None,
+        "env_steps_per_s": final["env_steps"] / max(final["wall_time_s"], 1e-9),
+        "replay_ratio": agent.replay_ratio,
+        "solved_metric": rule.metric,
+        "solved_threshold": rule.threshold,
+        **curve_summary(evaluator.history, rule),
+        "evaluations": evaluator.history,
+    }
+
+
+def hparams_table(hparams: Mapping[str, Any]) -> str:
+    """A markdown table of the hyperparameters, as CleanRL logs them to TensorBoard."""
+    rows = "\n".join(f"|{key}|{value}|" for key, value in hparams.items())
+    return f"|param|value|\n|-|-|\n{rows}"

@@ -1,0 +1,156 @@
+"""The training skeleton: episode statistics, a second learn that continues, predict on the input's device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import rlzero  # noqa: F401
+from rlzero.agents import DQN, Reinforce
+from rlzero.agents.base import Agent, EpisodeStats
+from rlzero.agents.vec_env import make_vec_env
+
+DQN_TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 10_000}
+REINFORCE_TINY = {"num_envs": 32}
+
+
+# ---------------------------------------------------------------- episode statistics
+def test_episode_stats_on_the_batched_env() -> None:
+    env = make_vec_env("ZeroOutFewestSteps-v0", 3, torch.device("cpu"))
+    boards = torch.tensor([[1, 0, 0, 0, 0, 0, 0, 0, 0, 2], [0] * 10, [3] + [0] * 9])
+    _, info = env.reset(seed=0, options={"boards": boards})
+    stats = EpisodeStats(3, torch.device("cpu"))
+    stats.reset(info)
+    running = torch.ones(3, dtype=torch.bool)
+    # Every pick pays -1. Board 0: a wasted pick, then its two nonzero slots (return -3 against an
+    # optimum of -2: normalized 0.5); board 1 starts all zero (ends at once, no normalized return);
+    # board 2 is cleared by its first pick (optimal: 1.0). Only each board's first episode counts.
+    for actions in ([1, 0, 0], [0, 0, 0], [9, 0, 0]):
+        _, rewards, terminated, truncated, info = env.step(torch.tensor(actions))
+        stats.step(rewards, terminated, truncated, info, counted=running)
+        running &= ~(terminated | truncated)
+    assert not running.any()
+    metrics = stats.pop()
+    assert metrics["charts/episodic_return"] == pytest.approx(-5 / 3)
+    assert metrics["charts/episodic_length"] == pytest.approx(5 / 3)
+    assert metrics["charts/normalized_return"] == pytest.approx(0.75)
+    assert stats.pop() == {}  # popped: nothing since
+
+
+def test_episode_stats_exact_figures() -> None:
+    stats = EpisodeStats(2, torch.device("cpu"))
+    stats.reset({"optimal_return": torch.tensor([2, 0])})
+    no = torch.tensor([False, False])
+    stats.step(torch.tensor([1.0, -1.0]), no, no, {"optimal_return": torch.tensor([2, 0])})
+    stats.step(
+        torch.tensor([-1.0, -1.0]), no, torch.tensor([False, True]), {"optimal_return": torch.tensor([2, 5])}
+    )
+    # Env 1 ended (truncated) with return -2 over 2 steps and no optimum: no normalized return.
+    assert stats.pop() == {"charts/episodic_return": -2.0, "charts/episodic_length": 2.0}
+    stats.step(
+        torch.tensor([1.0, 1.0]), torch.tensor([True, False]), no, {"optimal_return": torch.tensor([3, 5])}
+    )
+    stats.end(torch.tensor([False, True]))  # a rollout cut counts env 1's episode under way
+    metrics = stats.pop()
+    # Env 0: return 1 over 3 steps against 2 (normalized 0.5); env 1: return 1 over 1 step against 5.
+    assert metrics["charts/episodic_return"] == 1.0
+    assert metrics["charts/episodic_length"] == 2.0
+    assert metrics["charts/normalized_return"] == pytest.approx((0.5 + 0.2) / 2)
+
+
+def test_only_counted_rows_join_the_statistics() -> None:
+    stats = EpisodeStats(2, torch.device("cpu"))
+    stats.reset({})
+    done = torch.tensor([True, True])
+    stats.step(torch.tensor([3.0, 5.0]), done, ~done, {}, counted=torch.tensor([False, True]))
+    assert stats.pop() == {"charts/episodic_return": 5.0, "charts/episodic_length": 1.0}
+
+
+# ---------------------------------------------------------------- learn continues
+def record_resets(agent: Agent) -> list[Any]:
+    """Make ``agent.env.reset`` record the seed of each call."""
+    seeds: list[Any] = []
+    real_reset = agent.env.reset
+
+    def reset(*, seed: Any = None, options: Any = None) -> Any:
+        seeds.append(seed)
+        return real_reset(seed=seed, options=options)
+
+    agent.env.reset = reset  # type: ignore[method-assign]
+    return seeds
+
+
+def test_second_dqn_learn_continues_where_the_first_stopped() -> None:
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", **DQN_TINY)
+    seeds = record_resets(agent)
+    agent.learn(800)
+    steps, stored, updates = agent.num_timesteps, agent.buffer.size, agent.n_updates
+    first_rows = agent.buffer.obs[:stored].clone()
+    epsilon = agent.exploration_rate
+    assert seeds == [0] and epsilon == pytest.approx(agent.config.exploration_final_eps)
+
+    agent.learn(800, reset_num_timesteps=False)
+    assert agent.num_timesteps == steps + 800  # 800 is a whole number of 16-board iterations
+    assert agent.buffer.size == stored + 800 and torch.equal(agent.buffer.obs[:stored], first_rows)
+    assert agent.n_updates > updates
+    assert seeds == [0]  # the env went on from where it was: neither reset nor reseeded
+    assert agent.exploration_rate <= epsilon  # exploration did not restart at 1
+
+
+def test_dqn_learn_with_reset_num_timesteps_restarts_the_schedules_not_the_knowledge() -> None:
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", **DQN_TINY)
+    seeds = record_resets(agent)
+    agent.learn(800)
+    stored = agent.buffer.size
+    explored: list[float] = []
+    agent._collect = lambda real=agent._collect: (real(), explored.append(agent.exploration_rate))[0]
+    agent.learn(160)  # SB3's default: count and schedules from 0, on freshly reset (unseeded) boards
+    assert agent.num_timesteps == 160
+    assert explored[0] == pytest.approx(agent.config.exploration_initial_eps)
+    assert agent.buffer.size == stored + 160
+    assert seeds == [0, None]
+
+
+def test_second_reinforce_learn_continues_where_the_first_stopped() -> None:
+    agent = Reinforce("ZeroOut-v0", seed=0, device="cpu", **REINFORCE_TINY)
+    seeds = record_resets(agent)
+    agent.learn(2_000)
+    steps = agent.num_timesteps
+    rates: list[float] = []
+    real_update = agent._update
+
+    def update(rollout: Any) -> Any:
+        scalars = real_update(rollout)
+        rates.append(agent.optimizer.param_groups[0]["lr"])
+        return scalars
+
+    agent._update = update  # type: ignore[method-assign]
+    agent.learn(2_000, reset_num_timesteps=False)
+    assert agent.num_timesteps >= steps + 2_000
+    assert seeds[0] == 0 and set(seeds[1:]) == {None}  # a fresh episode per rollout, seeded once
+    # The learning rate decays over the combined budget (SB3's progress: steps / total): the second
+    # call starts about halfway down, never at the initial rate, and keeps decaying.
+    assert rates[0] < 0.6 * agent.config.learning_rate
+    assert rates == sorted(rates, reverse=True) and rates[-1] < rates[0]
+
+
+# ---------------------------------------------------------------- predict
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")),
+]
+
+
+@pytest.mark.parametrize("agent_device", DEVICES)
+@pytest.mark.parametrize("agent_class", [DQN, Reinforce])
+def test_predict_answers_on_the_input_device(agent_class: type[Agent], agent_device: str) -> None:
+    agent = agent_class("ZeroOut-v0", seed=0, device=agent_device, num_envs=4)
+    obs = np.random.default_rng(0).integers(0, 10, size=(5, 10))
+    as_numpy, _ = agent.predict(obs)
+    assert isinstance(as_numpy, np.ndarray) and as_numpy.shape == (5,)
+    as_tensor, _ = agent.predict(torch.as_tensor(obs))  # a CPU tensor, whatever the agent's device
+    assert isinstance(as_tensor, torch.Tensor) and as_tensor.device.type == "cpu"
+    assert as_tensor.tolist() == as_numpy.tolist()
