@@ -1,117 +1,118 @@
-"""Does `python -m rlzero.train --agent AGENT` with its defaults solve ZeroOut-v0 on every seed, and stay so?
+"""Do the CLI's defaults solve every env on every seed, and stay solved?
 
-Runs the train CLI itself (defaults: budget, hyperparameters, evaluation every twentieth of the budget
-with 100 episodes) for seeds 0..N-1 and reads each run's ``summary.json``: the first evaluation at or
-above 0.99, whether every later one is too, the training seconds to get there and env steps/s.
-It measures and writes (``<out>/seeds_<agent>.json`` and ``.md``); it never asserts.
+Each trial is what ``python -m rlzero.train --agent AGENT --env ENV --seed S`` runs with its defaults
+(the preset's hyperparameters and budget, an evaluation every twentieth of the budget with 100
+episodes), here through :func:`rlzero.experiment.run` on a local pool (or Ray). Per agent and env it
+reports the seeds that solved (mean normalized return >= 0.99, or CartPole's return >= 475), stayed
+solved (every later evaluation too) and ended solved, the final score's interquartile mean with its
+95% bootstrap interval, the medians of env steps and training seconds to solved, env-steps/s and the
+replay ratio, plus one row per seed. It writes ``seeds.json``, ``seeds.md`` and one learning-curve
+PNG per env to ``--out``; it measures and never asserts.
 
-    python benchmarks/seeds.py --agent dqn
-    python benchmarks/seeds.py --agent reinforce --seeds 10
+    python benchmarks/seeds.py --agents dqn reinforce --seeds 10-19
+    python benchmarks/seeds.py --agents dqn --envs CartPole-v1 --seeds 10-19 --workers 2
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
-import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
+from rlzero.agents.presets import ZEROOUT_IDS
+from rlzero.agents.registry import AGENTS
+from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, flatten_seeds, seed_range
+from rlzero.experiment import Trial, run
+from rlzero.metrics import criterion
+from rlzero.plots import plot_curves
+from rlzero.report import cell_summary, markdown_table, num, steps, with_interval
+from rlzero.system import describe_machine, package_versions
+from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
 
-from rlzero.agents import AGENTS
-from rlzero.evaluation import SOLVED_THRESHOLD
-from rlzero.train import main as train_main
-
-
-def solved_figures(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
-    """First solved evaluation, and whether every later evaluation stays solved."""
-    values = [row["mean_normalized_return"] for row in evaluations]
-    first = next((i for i, v in enumerate(values) if v is not None and v >= SOLVED_THRESHOLD), None)
-    return {
-        "steps_to_solved": evaluations[first]["env_steps"] if first is not None else None,
-        "seconds_to_solved": evaluations[first]["wall_time_s"] if first is not None else None,
-        "stays_solved": first is not None and all(v >= SOLVED_THRESHOLD for v in values[first:]),
-        "curve": [round(v, 3) for v in values],
-    }
+ENVS = (*ZEROOUT_IDS, "CartPole-v1")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--agent", default="dqn", choices=list(AGENTS))
-    parser.add_argument("--env", default="ZeroOut-v0")
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--out", default="benchmarks/results/seeds")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = ArgumentParser(prog="benchmarks/seeds.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", nargs="+", default=["dqn", "reinforce"], choices=list(AGENTS))
+    parser.add_argument("--envs", nargs="+", default=list(ENVS), help="env ids (default: %(default)s)")
+    parser.add_argument(
+        "--seeds", nargs="+", type=seed_range, default=[list(range(10, 20))], help="e.g. 10-19"
+    )
+    parser.add_argument("--device", default="cpu", help="device of every trial (default cpu)")
+    parser.add_argument("--out", default="benchmarks/results/seeds", help="results folder")
+    add_runner_args(parser, resume=True)
     args = parser.parse_args(argv)
+    try:
+        for env_id in args.envs:
+            check_env_id(env_id)
+        options = runner_options(args, args.device)
+    except (UsageError, BackendUnavailable) as exc:
+        fail(parser, str(exc))
+    seeds = flatten_seeds(args.seeds)
+    cells = [(env_id, agent) for env_id in args.envs for agent in args.agents]
+    trials = [Trial(agent, env_id, seed, device=args.device) for env_id, agent in cells for seed in seeds]
     out = Path(args.out)
-    rows = []
-    for seed in range(args.seeds):
-        logdir = out / "runs" / f"{args.agent}-{seed}"
-        code = train_main(
-            [
-                "--agent",
-                args.agent,
-                "--env",
-                args.env,
-                "--seed",
-                str(seed),
-                "--logdir",
-                str(logdir),
-                "--no-progress",
-            ]
-        )
-        if code != 0:
-            raise SystemExit(f"training seed {seed} exited {code}")
-        summary = json.loads(next(logdir.glob("*/summary.json")).read_text())
-        row = {
-            "seed": seed,
-            "env_steps": summary["env_steps"],
-            "wall_time_s": summary["wall_time_s"],
-            "env_steps_per_s": summary["env_steps"] / summary["wall_time_s"],
-            "final": summary["mean_normalized_return"],
-            **solved_figures(summary["evaluations"]),
-        }
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    solved = [r for r in rows if r["steps_to_solved"] is not None]
-    result = {
-        "agent": args.agent,
-        "env": args.env,
-        "command": f"python benchmarks/seeds.py --agent {args.agent} --env {args.env} --seeds {args.seeds}",
-        "machine": f"{platform.platform()}, {os.cpu_count()} CPUs, torch {torch.__version__}, 1 torch thread",
-        "seeds_solved": len(solved),
-        "seeds_stayed_solved": sum(r["stays_solved"] for r in rows),
-        "median_steps_to_solved": statistics.median(r["steps_to_solved"] for r in solved) if solved else None,
-        "median_seconds_to_solved": statistics.median(r["seconds_to_solved"] for r in solved)
-        if solved
-        else None,
-        "median_env_steps_per_s": statistics.median(r["env_steps_per_s"] for r in rows),
-        "rows": rows,
-    }
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"seeds_{args.agent}.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        f"`{result['command']}` ({result['machine']})",
-        "",
-        "| seed | env steps to solved | training s to solved | stays solved | final | env steps/s |",
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {r['seed']} | {r['steps_to_solved']} | {r['seconds_to_solved']} | {r['stays_solved']} | "
-            f"{r['final']:.3f} | {r['env_steps_per_s']:,.0f} |"
-            for r in rows
-        ),
-        "",
-        f"Solved {result['seeds_solved']}/{args.seeds}, "
-        f"stayed solved {result['seeds_stayed_solved']}/{args.seeds}; "
-        f"median {result['median_steps_to_solved']} env steps "
-        f"and {result['median_seconds_to_solved']} s to solved; "
-        f"median {result['median_env_steps_per_s']:,.0f} env steps/s.",
+    print(f"machine: {describe_machine()}; {describe(options)}", flush=True)
+
+    def show(index: int, record: dict[str, Any]) -> None:
+        trial, r = trials[index], record.get("result")
+        if r is None:
+            shown = f"FAILED {record['error']['message']}"
+        else:
+            shown = (
+                f"final {num(r['final'], 3)}, solved at {r['steps_to_solved']}, stayed {r['stayed_solved']}"
+            )
+        print(f"{trial.env_id} {trial.agent} seed {trial.seed}: {shown}", flush=True)
+
+    records = run_trials(run, trials, results_path=out / "trials.jsonl", on_result=show, **options)
+    results = [r.get("result") for r in records]
+    per_cell = {cell: results[i * len(seeds) : (i + 1) * len(seeds)] for i, cell in enumerate(cells)}
+    summary = {cell: cell_summary(rs) for cell, rs in per_cell.items()}
+    rows = [
+        [
+            agent,
+            env_id,
+            *(f"{s[count]}/{s['seeds']}" for count in ("solved", "stayed_solved", "solved_final")),
+            with_interval(s["final"]),
+            steps(s["steps_to_solved"]["median"]),
+            num(s["seconds_to_solved"]["median"], 1),
+            num(s["env_steps_per_s"]["median"], 0),
+            num(s["replay_ratio"], 2),
+        ]
+        for (env_id, agent), s in summary.items()
     ]
-    (out / f"seeds_{args.agent}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    header = ["agent", "env", "solved", "stayed solved", "solved at the end", "final score (IQM [95% CI])"]
+    header += ["env steps to solved", "seconds to solved", "env-steps/s", "replay ratio"]
+    per_seed = [
+        [t.agent, t.env_id, t.seed, num(r["final"], 3), steps(r["steps_to_solved"]), r["stayed_solved"]]
+        for t, r in zip(trials, results, strict=True)
+        if r is not None
+    ]
+    seed_header = ["agent", "env", "seed", "final score", "env steps to solved", "stayed solved"]
+    command = " ".join(["python benchmarks/seeds.py", *(argv if argv is not None else sys.argv[1:])])
+    table = "\n\n".join(
+        [
+            f"`{command}`; {describe_machine()}",
+            markdown_table(header, rows),
+            markdown_table(seed_header, per_seed),
+        ]
+    )
+    for env_id in args.envs:
+        curves = {agent: [r["evaluations"] for r in per_cell[env_id, agent] if r] for agent in args.agents}
+        plot_curves(curves, out / f"{env_id}.png", criterion(env_id), title=f"{env_id}: seeds {args.seeds}")
+    report = {
+        "command": command,
+        "versions": package_versions(),
+        "summary": {f"{agent} {env_id}": s for (env_id, agent), s in summary.items()},
+        "trials": records,
+    }
+    (out / "seeds.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    (out / "seeds.md").write_text(table + "\n")
+    print(table)
     return 0
 
 

@@ -38,10 +38,8 @@ torch, gymnasium and numpy versions, date) as JSON to ``--out``
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -53,7 +51,7 @@ import numpy as np
 import torch
 
 import rlzero
-from rlzero.system import cpu_model
+from rlzero import system
 
 gym.register_envs(rlzero)
 
@@ -162,26 +160,11 @@ def batched_env(env_id: str, num_envs: int, device: str, seed: int) -> Measureme
     return Measurement(f"batched-{device}-{num_envs}", label, device, num_envs, run, sync)
 
 
-def machine_info(threads: int) -> dict[str, object]:
-    cuda = torch.cuda.is_available()
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": threads,
-        "gpu": torch.cuda.get_device_name(0) if cuda else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "gymnasium": gym.__version__,
-        "numpy": np.__version__,
-        "rlzero": rlzero.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        # OpenMP and glibc malloc settings change the batched figures (see the module docstring).
-        "runtime_env": {
-            k: v for k, v in os.environ.items() if k.startswith(RUNTIME_ENV) or k == "LD_PRELOAD"
-        },
-        "load_avg_1m_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
+def machine_info() -> dict[str, object]:
+    """The machine and versions, plus the OpenMP and glibc malloc settings that change the batched figures
+    (see the module docstring)."""
+    runtime = {k: v for k, v in os.environ.items() if k.startswith(RUNTIME_ENV) or k == "LD_PRELOAD"}
+    return {**system.machine_info(), **system.package_versions(), "runtime_env": runtime}
 
 
 def markdown_table(results: list[Measurement], sync_rate: float) -> str:
@@ -223,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    info = machine_info(torch.get_num_threads())
+    info = machine_info()
     print(
         f"torch threads: {torch.get_num_threads()} of {os.cpu_count()} CPUs; devices: {', '.join(devices)}; "
         f"{args.rounds} round(s) of {args.seconds / args.rounds:.2f} s per configuration",
@@ -231,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{info['platform']}, {info['cpu']}, Python {info['python']}, torch {info['torch']}, "
-        f"gymnasium {info['gymnasium']}, numpy {info['numpy']}; load average {info['load_avg_1m_start']}",
+        f"gymnasium {info['gymnasium']}, numpy {info['numpy']}; load average {info['load_avg_1m']}",
         flush=True,
     )
 

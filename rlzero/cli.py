@@ -42,6 +42,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_range(text: str) -> list[int]:
+    """argparse type: a seed (``3``) or an inclusive range of them (``0-31``)."""
+    first, sep, last = text.partition("-")
+    try:
+        seeds = list(range(int(first), int(last) + 1)) if sep else [int(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed or a range such as 0-31, got {text!r}") from None
+    if not seeds or seeds[0] < 0:
+        raise argparse.ArgumentTypeError(f"expected seeds >= 0 in increasing order, got {text!r}")
+    return seeds
+
+
+def flatten_seeds(groups: Sequence[Sequence[int]]) -> list[int]:
+    """The seeds of ``nargs="+"`` :func:`seed_range` arguments, in order, each once."""
+    return list(dict.fromkeys(seed for group in groups for seed in group))
+
+
 def split_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
     """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; a pair without ``=`` is a UsageError."""
     out: dict[str, str] = {}
@@ -109,6 +126,18 @@ def check_env_id(env_id: str) -> None:
             f"unknown env {env_id!r}; rlzero ids: {', '.join(ENV_KWARGS)} "
             "(or any registered Gymnasium id with a Box observation and a Discrete action)"
         )
+
+
+def parse_budgets(pairs: Sequence[str], env_ids: Sequence[str]) -> dict[str, int]:
+    """``--budget ENV=STEPS ...`` for envs among ``env_ids``."""
+    budgets = {}
+    for env_id, text in split_pairs(pairs, "--budget").items():
+        if env_id not in env_ids:
+            raise UsageError(f"--budget names {env_id!r}, which is not among the envs: {', '.join(env_ids)}")
+        budgets[env_id] = convert(text, int, f"--budget {env_id}")
+        if budgets[env_id] < 1:
+            raise UsageError(f"--budget {env_id}: expected a positive integer, got {text!r}")
+    return budgets
 
 
 def check_checkpoint(path: str) -> None:
