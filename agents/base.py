@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium import spaces
 from torch import nn
 
 from rlzero.agents.callbacks import Callback
@@ -187,8 +188,9 @@ class Agent(ABC):
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.seed)
         self.env = make_vec_env(env_id, self.config.num_envs, self.device, self.env_kwargs)
-        self.observation_space = self.env.single_observation_space
-        self.n_actions = int(self.env.single_action_space.n)
+        # make_vec_env checked them: a flat Box and a Discrete space
+        self.observation_space = typing.cast(spaces.Box, self.env.single_observation_space)
+        self.n_actions = int(typing.cast(spaces.Discrete, self.env.single_action_space).n)
         self.episode_stats = EpisodeStats(self.env.num_envs, self.device)
         self.num_timesteps = 0
         """env steps taken, over every ``learn`` call since the last one with ``reset_num_timesteps``"""

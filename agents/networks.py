@@ -8,6 +8,7 @@ freeze the body or re-initialise the head by name.
 from __future__ import annotations
 
 import itertools
+import typing
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +32,10 @@ class ObservationEncoder(nn.Module):
     is 0" is an input of its own rather than a small difference in a scaled number. Any other Box
     is used as floats, scaled into [0, 1] where it is bounded and non-negative.
     """
+
+    scale: torch.Tensor
+    block_start: torch.Tensor
+    slot_base: torch.Tensor
 
     def __init__(self, space: spaces.Box) -> None:
         super().__init__()
@@ -97,7 +102,7 @@ class MLPNetwork(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         first, *rest = self.features
-        hidden = self.encoder.project(obs, first)
+        hidden = self.encoder.project(obs, typing.cast(nn.Linear, first))
         for layer in rest:
             hidden = layer(hidden)
         return self.head(hidden)
@@ -125,6 +130,8 @@ class SlotNetwork(nn.Module):
     output (its Q-value or logit). No tensor depends on the number of slots, so weights trained on 10
     slots serve 20. It needs what ZeroOut has: one action per entry, integer entries with few values.
     """
+
+    values: torch.Tensor
 
     def __init__(self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int]) -> None:
         super().__init__()

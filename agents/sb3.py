@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import time
+import typing
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.type_aliases import TrainFreq
 
 from rlzero.agents import registry
 from rlzero.agents.callbacks import Callback
@@ -57,7 +59,7 @@ class NormalizedReturnInfo(gym.Wrapper):
         self.episode_return += float(reward)
         if (terminated or truncated) and self.optimal:
             info["normalized_return"] = normalized_return(self.episode_return, self.optimal)
-        return obs, reward, terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info
 
 
 class _Bridge(BaseCallback):
@@ -254,8 +256,8 @@ class SB3DQN(SB3Agent):
     @property
     def replay_ratio(self) -> float:
         """``batch_size * gradient_steps`` samples every ``train_freq`` steps of all envs."""
-        model = self.model
-        steps = model.train_freq.frequency * self.num_envs
+        model = typing.cast(sb3.DQN, self.model)
+        steps = typing.cast(TrainFreq, model.train_freq).frequency * self.num_envs
         gradient_steps = model.gradient_steps if model.gradient_steps > 0 else steps
         return model.batch_size * gradient_steps / steps
 
@@ -267,7 +269,7 @@ class SB3PPO(SB3Agent):
     @property
     def replay_ratio(self) -> float:
         """Every rollout sample enters one gradient step per epoch."""
-        return float(self.model.n_epochs)
+        return float(typing.cast(sb3.PPO, self.model).n_epochs)
 
 
 class SB3A2C(SB3Agent):

@@ -114,7 +114,10 @@ def verdict(finetuned: Mapping[str, Any], scratch: Mapping[str, Any], n_seeds: i
 def transfer_summary(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Every figure of both arms aggregated over the seeds, and the verdict."""
     aggregated = {arm: {key: aggregate([s[arm][key] for s in per_seed]) for key in FIGURES} for arm in ARMS}
-    return {"aggregate": aggregated, "verdict": verdict(*aggregated.values(), len(per_seed))}
+    return {
+        "aggregate": aggregated,
+        "verdict": verdict(aggregated["finetuned"], aggregated["scratch"], len(per_seed)),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
