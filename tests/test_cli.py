@@ -14,6 +14,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import rlzero
 from rlzero import eval as eval_cli
 from rlzero import train
 from rlzero.agents import DQN, load_agent
@@ -208,16 +209,21 @@ def test_run_directory_contents(smoke_run):
     assert summary["env_steps"] >= 5000
     assert summary["wall_time_s"] > 0
     assert summary["interrupted"] is False
-    assert isinstance(summary["mean_normalized_return"], float)
-    assert summary["mean_normalized_return"] <= 1
-    assert 0 <= summary["success_rate"] <= 1
-    # The summary is printed at the end.
-    for key in ("mean_normalized_return", "success_rate", "interrupted"):
-        assert key in out
-
+    # The summary's figures are the last evaluation's, and the saved agent reproduces them exactly.
+    final = summary["evaluations"][-1]
+    for key in ("env_steps", "mean_return", "mean_normalized_return", "success_rate", "mean_length"):
+        assert summary[key] == final[key], key
     agent = load_agent(run_dir / "model.pt", device="cpu")
     assert agent.num_timesteps == summary["env_steps"]
     assert agent.config.num_envs == 64
+    again = rlzero.evaluate(agent, "ZeroOut-v0", n_episodes=10)
+    assert (again.mean_normalized_return, again.success_rate) == (
+        summary["mean_normalized_return"],
+        summary["success_rate"],
+    )
+    # The summary is printed at the end.
+    for key in ("mean_normalized_return", "success_rate", "interrupted"):
+        assert f"{key}: {summary[key]}" in out
 
 
 def test_tensorboard_events_hold_the_cleanrl_tags(smoke_run):

@@ -9,12 +9,14 @@ from hypothesis import strategies as st
 
 import rlzero  # noqa: F401  (registers the ids)
 
-# (id, extra gym.make kwargs): the four registered ids plus a few custom variants built from them.
+# (id, extra gym.make kwargs): the five registered ids plus a few custom variants built from them.
 CONFIGS = [
     ("ZeroOut-v0", {}),
     ("ZeroOutCountdown-v0", {}),
     ("ZeroOutInOrder-v0", {}),
     ("ZeroOutLarge-v0", {}),
+    ("ZeroOutFewestSteps-v0", {}),
+    ("ZeroOut-v0", {"size": 4, "max_value": 3, "rule": "fewest_steps", "max_steps": 6}),
     ("ZeroOut-v0", {"size": 1, "max_value": 1, "rule": "countdown"}),
     ("ZeroOut-v0", {"size": 3, "max_value": 2, "rule": "in_order"}),
     ("ZeroOut-v0", {"size": 6, "max_value": 4, "rule": "countdown", "max_steps": 15}),
@@ -24,27 +26,32 @@ CONFIGS = [
 SETTINGS = settings(max_examples=80, deadline=None)
 
 
+def pays(env, productive):
+    """A productive pick pays +1 and any other -1, except under fewest_steps, where every pick pays -1."""
+    return 1.0 if productive and env.unwrapped.rule != "fewest_steps" else -1.0
+
+
 def play(env, obs, info, actions):
     """Cycle through actions until the episode ends, checking the per-step properties; return steps."""
     space = env.observation_space
     size = space.shape[0]
     limit = env.unwrapped.max_steps
-    remaining = env.unwrapped.optimal_return()
+    sign = -1 if env.unwrapped.rule == "fewest_steps" else 1
+    remaining = env.unwrapped.optimal_return()  # sign * the productive picks still to make
     assert space.contains(obs)
-    assert remaining == info["optimal_return"] >= 0
+    assert remaining == info["optimal_return"] and sign * remaining >= 0
     assert (remaining == 0) == (not obs.any())
     mask = info["action_mask"]
     for t, raw in enumerate(itertools.cycle(actions), start=1):
         action = raw % size
         obs, reward, terminated, truncated, info = env.step(action)
         assert space.contains(obs), obs
-        assert reward in (1.0, -1.0)
         # The mask shown before the step predicts the reward of every pick.
-        assert (reward == 1.0) == bool(mask[action])
+        assert reward == pays(env, bool(mask[action]))
         new_remaining = env.unwrapped.optimal_return()
-        # The remaining optimal return never rises; it drops by exactly one on a productive pick.
-        assert new_remaining == remaining - (1 if reward == 1.0 else 0)
-        assert new_remaining >= 0
+        # The productive picks left drop by exactly one on a productive pick, else stay.
+        assert sign * new_remaining == sign * remaining - (1 if mask[action] else 0)
+        assert sign * new_remaining >= 0
         assert terminated == (not obs.any())
         assert not (terminated and truncated)
         assert truncated == (not terminated and t == limit)
@@ -101,9 +108,9 @@ def test_following_the_mask_reaches_the_optimal_return(config, seed):
     limit = env.unwrapped.max_steps
     if optimal == 0:
         assert terminated and total == -1  # an all-zero board ends on the first (unproductive) step
-    elif optimal <= limit:
+    elif abs(optimal) <= limit:
         # Productive picks only: the episode terminates (never truncates) with exactly the optimal return.
         assert terminated and total == optimal
     else:
-        # Only a custom max_steps can be shorter than the optimal episode: every step paid +1 until the cut.
-        assert truncated and not terminated and total == limit
+        # Only a custom max_steps can be shorter than the optimal episode: each step paid alike until the cut.
+        assert truncated and not terminated and total == pays(env, True) * limit
