@@ -196,7 +196,7 @@ class ZeroOutVectorEnv(VectorEnv):
         else:
             if mode is AutoresetMode.NEXT_STEP:
                 # Boards that ended in the previous step start again now: their action was ignored.
-                restart = self.ended
+                restart = self.ended.clone()  # _start_episodes clears self.ended
                 self._start_episodes(restart)
                 rewards.masked_fill_(restart, 0.0)
                 terminated &= ~restart
@@ -215,6 +215,8 @@ class ZeroOutVectorEnv(VectorEnv):
                 self.boards[index] = new
                 self.remaining[index] = picks = self._picks_left(new)
                 self.optimal[index] = self._optimal_return(picks)
+                self.steps[index] = 0
+                self.ended[index] = False
         else:
             # No host/device sync: draw every board, keep the draws where rows is true.
             new = self._draw(self.num_envs) if boards is None else boards
@@ -222,8 +224,8 @@ class ZeroOutVectorEnv(VectorEnv):
             self.boards = torch.where(rows.unsqueeze(1), new, self.boards)
             self.remaining = torch.where(rows, picks, self.remaining)
             self.optimal = torch.where(rows, self._optimal_return(picks), self.optimal)
-        self.steps.masked_fill_(rows, 0)
-        self.ended = self.ended & ~rows  # a new tensor: step's `restart` still holds the old one
+            self.steps.masked_fill_(rows, 0)
+            self.ended.masked_fill_(rows, False)
 
     def action_masks(self) -> torch.Tensor:
         """1 where picking the slot is productive, per board: int8, ``(num_envs, size)``."""
