@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import stable_baselines3 as sb3
+from stable_baselines3.common.env_util import make_vec_env
 
 from rlzero import zoo
 from rlzero.registration import ENV_KWARGS
@@ -23,7 +24,8 @@ def test_every_id_has_hyperparameters_sb3_accepts(algo):
         if "policy_kwargs" in kwargs:  # rl-zoo3 evaluates this string
             kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"dict": dict})
         # The SB3 constructor takes every key (a typo fails here, not an hour into a run).
-        model = getattr(sb3, algo.upper())(params["policy"], env_id, device="cpu", **kwargs)
+        env = make_vec_env(env_id, n_envs=params.get("n_envs", 1))  # as rl-zoo3 builds it
+        model = getattr(sb3, algo.upper())(params["policy"], env, device="cpu", **kwargs)
         assert model.gamma == params.get("gamma", model.gamma), env_id
 
 
