@@ -139,7 +139,7 @@ class SB3Agent:
             env_id,
             n_envs=self.num_envs,
             seed=self.seed,
-            env_kwargs={"render_mode": None, **self.env_kwargs},  # SB3 asks for rgb_array otherwise
+            env_kwargs=self.env_kwargs,
             wrapper_class=NormalizedReturnInfo,
         )
         try:

@@ -9,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from rlzero.envs.render import draw_board
+
 RULES = ("zero", "countdown", "in_order", "fewest_steps")
 """Valid values of the ``rule`` argument, in the order of the DESIGN table."""
 
@@ -98,9 +100,19 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     ``reset(options={"board": b})`` starts from the given board instead of a random one.
 
     ## Info
-    ``action_mask`` (int8, 1 where a pick is productive) on reset and every step;
-    ``optimal_return`` (the best return reachable from the start state) on reset.
-    ``action_masks()`` returns the current mask (sb3-contrib MaskablePPO convention).
+    The same keys on reset and every step (TorchRL and other batching readers rely on that):
+    ``action_mask`` (int8 array, 1 where a pick is productive) and ``optimal_return`` (``np.int64``, the
+    best return reachable from the episode's start state; constant over the episode).
+    ``action_masks()`` returns the current mask (sb3-contrib MaskablePPO convention), and
+    :meth:`optimal_return` the best return reachable from the current board.
+
+    ## Rendering (``render_mode``)
+    ``"ansi"``: ``render()`` returns the board, step count and return as one line of text.
+    ``"human"``: the same line is printed on reset, on every step and on ``render()``.
+    ``"rgb_array"``: ``render()`` returns an ``HxWx3`` uint8 picture (see :mod:`rlzero.envs.render`):
+    labelled cells, zeros in grey, the last pick framed (green: productive, red: not), the step count
+    and the return. This is the mode SB3, ``RecordVideo`` and video recorders ask for.
+    Rendering reads the state and never changes it.
 
     ## Registered ids
     ``ZeroOut-v0`` (10 slots, 0..9, zero), ``ZeroOutCountdown-v0`` (countdown),
@@ -112,7 +124,7 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -133,6 +145,9 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         self.steps = 0
         self.episode_return = 0
         self.remaining = 0  # productive picks left: 0 iff the board is all zero
+        self.episode_optimal = np.int64(0)
+        self.last_pick: int | None = None  # the slot of the last step, for the picture
+        self.last_productive = False
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -145,10 +160,11 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         self.steps = 0
         self.episode_return = 0
         self.remaining = picks_left(self.board, self.rule)
-        info = {"action_mask": self.action_masks(), "optimal_return": self.optimal_return()}
+        self.episode_optimal = np.int64(self.optimal_return())
+        self.last_pick, self.last_productive = None, False
         if self.render_mode == "human":
             self.render()
-        return self.board.copy(), info
+        return self.board.copy(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         slot = self._check_action(action)
@@ -160,11 +176,15 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         reward = 1 if productive and self.rule != "fewest_steps" else -1
         self.steps += 1
         self.episode_return += reward
+        self.last_pick, self.last_productive = slot, productive
         terminated = self.remaining == 0
         truncated = not terminated and self.steps >= self.max_steps
         if self.render_mode == "human":
             self.render()
-        return self.board.copy(), float(reward), terminated, truncated, {"action_mask": self.action_masks()}
+        return self.board.copy(), float(reward), terminated, truncated, self._info()
+
+    def _info(self) -> dict[str, Any]:
+        return {"action_mask": self.action_masks(), "optimal_return": self.episode_optimal}
 
     def action_masks(self) -> np.ndarray:
         """1 where picking the slot is productive (pays +1), else 0."""
@@ -183,11 +203,19 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
         picks = picks_left(self.board, self.rule)
         return -picks if self.rule == "fewest_steps" else picks
 
-    def render(self) -> str | None:
-        text = (
-            f"[{' '.join(str(v) for v in self.board)}]  "
-            f"step {self.steps}/{self.max_steps}  return {self.episode_return}"
-        )
+    def render(self) -> str | np.ndarray | None:
+        """The board in ``render_mode``: text (``ansi``), printed text (``human``) or a picture."""
+        status = f"step {self.steps}/{self.max_steps}  return {self.episode_return}"
+        if self.render_mode == "rgb_array":
+            if self.last_pick is None:
+                footer = "start of the episode"
+            else:
+                effect = "productive" if self.last_productive else "unproductive"
+                footer = f"picked slot {self.last_pick}: {effect}"
+            return draw_board(
+                self.board, self.max_value, status, footer, self.last_pick, self.last_productive
+            )
+        text = f"[{' '.join(str(v) for v in self.board)}]  {status}"
         if self.render_mode == "ansi":
             return text
         if self.render_mode == "human":

@@ -14,6 +14,7 @@ from rlzero.agents import load_agent
 from rlzero.agents.device import DEVICE_CHOICES
 from rlzero.cli import ArgumentParser, fail, positive_int
 from rlzero.evaluation import EVAL_SEED, evaluate, format_result, render_episode
+from rlzero.video import VIDEO_FORMATS, record_video
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +30,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--render", choices=["ansi"], default=None, help="print the first episode, a board per line"
     )
+    writers = "; ".join(f"{suffix}: {writer}" for suffix, writer in VIDEO_FORMATS.items())
+    parser.add_argument(
+        "--video",
+        metavar="PATH",
+        default=None,
+        help=f"record the first --video-episodes episodes (rgb_array frames) to PATH, by suffix ({writers})",
+    )
+    parser.add_argument(
+        "--video-episodes", type=positive_int, default=1, help="episodes in the video (default 1)"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     try:
@@ -37,6 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(parser, str(exc))
     if args.render:
         print(render_episode(agent, agent.env_id, args.seed, agent.env_kwargs))
+    if args.video:
+        try:
+            path = record_video(
+                agent, agent.env_id, args.video, args.video_episodes, args.seed, agent.env_kwargs
+            )
+        except ValueError as exc:
+            fail(parser, str(exc))
+        print(f"wrote {path}", file=sys.stderr)
     result = evaluate(agent, agent.env_id, args.episodes, args.seed, agent.env_kwargs)
     if args.json:
         print(json.dumps({"env_id": agent.env_id, "agent": agent.name, **result.to_dict()}))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gymnasium as gym
@@ -96,19 +96,33 @@ def evaluate(
     )
 
 
+def play_episodes(policy: Any, env: gym.Env, seeds: Iterable[int], render: bool = True) -> list[Any]:
+    """Play one deterministic episode per seed on ``env``; return ``env.render()`` after each reset and step.
+
+    With ``render=False`` nothing is rendered here (a wrapper such as ``RecordVideo`` renders for itself).
+    """
+    act = as_action_fn(policy)
+    frames = []
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        done = False
+        if render:
+            frames.append(env.render())
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(act(obs[None])[0])
+            done = terminated or truncated
+            if render:
+                frames.append(env.render())
+    return frames
+
+
 def render_episode(policy: Any, env_id: str, seed: int = EVAL_SEED, env_kwargs: dict | None = None) -> str:
     """One deterministic episode rendered as text, a frame per line."""
-    act = as_action_fn(policy)
     env = gym.make(env_id, render_mode="ansi", **(env_kwargs or {}))
-    obs, _ = env.reset(seed=seed)
-    frames = [env.render()]
-    done = False
-    while not done:
-        obs, _, terminated, truncated, _ = env.step(act(obs[None])[0])
-        frames.append(env.render())
-        done = terminated or truncated
-    env.close()
-    return "\n".join(str(f) for f in frames)
+    try:
+        return "\n".join(str(f) for f in play_episodes(policy, env, [seed]))
+    finally:
+        env.close()
 
 
 def format_result(result: EvalResult) -> str:

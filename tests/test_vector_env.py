@@ -75,10 +75,28 @@ def policy(rng: np.random.Generator, mask: np.ndarray, aim: np.ndarray) -> np.nd
     return np.where(rng.random(n) < np.abs(aim), aimed, uniform)
 
 
+MODES = list(AutoresetMode)
+
+
+def info_keys(mode: AutoresetMode) -> set[str]:
+    """The info keys of reset and of every step in ``mode``."""
+    same_step = {"final_obs", "_final_obs"} if mode is AutoresetMode.SAME_STEP else set()
+    return {"action_mask", "optimal_return"} | same_step
+
+
+@pytest.mark.parametrize("sync_free", [False, True], ids=["indexed-resets", "where-resets"])
+@pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.name)
 @pytest.mark.parametrize(("env_id", "kwargs", "n_steps"), EQUIVALENCE_CASES)
-def test_matches_single_env_step_for_step(device: str, env_id: str, kwargs: dict, n_steps: int) -> None:
+def test_matches_single_env_step_for_step(
+    device: str, mode: AutoresetMode, sync_free: bool, env_id: str, kwargs: dict, n_steps: int
+) -> None:
+    """Every mode, and both ways of resetting boards (the CPU's indexed one, CUDA's torch.where one)."""
     n = 16
-    venv = make_vec(n, device, env_id, **kwargs)
+    # SAME_STEP runs unchecked, as rlzero's agents run it; the other modes check, as outside callers do.
+    venv = make_vec(
+        n, device, env_id, autoreset_mode=mode, validate_actions=mode is not AutoresetMode.SAME_STEP, **kwargs
+    )
+    venv.sync_free_resets = sync_free
     spec_kwargs = {**ENV_KWARGS[env_id], **kwargs}
     assert (venv.size, venv.max_value, venv.rule) == (
         spec_kwargs["size"],
@@ -93,59 +111,67 @@ def test_matches_single_env_step_for_step(device: str, env_id: str, kwargs: dict
 
     obs, info = venv.reset(seed=7)
     assert obs.dtype == torch.int64 and obs.device.type == torch.device(device).type
+    assert set(info) == info_keys(mode)
     obs_np = np_(obs)
     s_obs = np.zeros_like(obs_np)
     s_mask = np.zeros_like(obs_np, dtype=np.int8)
     s_opt = np.zeros(n, dtype=np.int64)
-    s_ret = np.zeros(n)
-    s_len = np.zeros(n, dtype=np.int64)
+    ended = np.zeros(n, dtype=bool)  # the single env's episode ended, the batched board has not restarted
 
     def start_single(i: int, board: np.ndarray) -> None:
         o, inf = singles[i].reset(options={"board": board})
-        s_obs[i], s_mask[i], s_opt[i], s_ret[i], s_len[i] = o, inf["action_mask"], inf["optimal_return"], 0, 0
+        s_obs[i], s_mask[i], s_opt[i], ended[i] = o, inf["action_mask"], inf["optimal_return"], False
+
+    def assert_same_boards(obs: torch.Tensor, info: dict) -> None:
+        np.testing.assert_array_equal(np_(obs), s_obs)
+        np.testing.assert_array_equal(np_(info["action_mask"]), s_mask)
+        np.testing.assert_array_equal(np_(info["optimal_return"]), s_opt)
 
     for i in range(n):
         start_single(i, obs_np[i])
-    np.testing.assert_array_equal(obs_np, s_obs)
-    np.testing.assert_array_equal(np_(info["action_mask"]), s_mask)
-    np.testing.assert_array_equal(np_(info["optimal_return"]), s_opt)
+    assert_same_boards(obs, info)
 
     counts = {"terminated": 0, "truncated": 0, "all_zero_start": int((s_opt == 0).sum())}
     for _ in range(n_steps):
         actions = policy(rng, s_mask, aim)
         obs, reward, terminated, truncated, info = venv.step(torch.as_tensor(actions, device=device))
-        obs_np, final_np = np_(obs), np_(info["final_obs"])
-        term_np, trunc_np, reward_np = np_(terminated), np_(truncated), np_(reward)
-        reset_rows = np_(info["_final_obs"])
-        np.testing.assert_array_equal(np_(info["_episode"]), reset_rows)
-        stats = {k: np_(v) for k, v in info["episode"].items()}
-
-        for i in range(n):
-            o, r, term, trunc, inf = singles[i].step(int(actions[i]))
-            s_ret[i] += r
-            s_len[i] += 1
-            assert r == reward_np[i], (i, r, reward_np[i])
-            assert term == term_np[i] and trunc == trunc_np[i], (i, term, trunc, term_np[i], trunc_np[i])
-            assert reset_rows[i] == (term or trunc)
-            # final_obs is every board after the action, before any reset.
-            np.testing.assert_array_equal(final_np[i], o)
-            if term or trunc:
-                counts["terminated" if term else "truncated"] += 1
-                assert stats["r"][i] == s_ret[i] and stats["l"][i] == s_len[i]
-                if s_opt[i] == 0:
-                    assert np.isnan(stats["n"][i])
-                else:
-                    regret = s_opt[i] - s_ret[i]
-                    assert stats["n"][i] == pytest.approx(1 - regret / abs(s_opt[i]), rel=1e-6)
-                start_single(i, obs_np[i])
-                counts["all_zero_start"] += int(s_opt[i] == 0)
-            else:
-                s_obs[i], s_mask[i] = o, inf["action_mask"]
-        np.testing.assert_array_equal(obs_np, s_obs)
-        np.testing.assert_array_equal(np_(info["action_mask"]), s_mask)
-        np.testing.assert_array_equal(np_(info["optimal_return"]), s_opt)
+        assert set(info) == info_keys(mode)
         assert reward.dtype == torch.float32
         assert terminated.dtype == truncated.dtype == torch.bool
+        obs_np, term_np, trunc_np, reward_np = np_(obs), np_(terminated), np_(truncated), np_(reward)
+        for i in range(n):
+            if ended[i]:
+                # NEXT_STEP restarts the board in this step and ignores its action.
+                assert mode is AutoresetMode.NEXT_STEP
+                assert reward_np[i] == 0 and not term_np[i] and not trunc_np[i]
+                start_single(i, obs_np[i])
+                counts["all_zero_start"] += int(s_opt[i] == 0)
+                continue
+            o, r, term, trunc, inf = singles[i].step(int(actions[i]))
+            assert r == reward_np[i], (i, r, reward_np[i])
+            assert term == term_np[i] and trunc == trunc_np[i], (i, term, trunc, term_np[i], trunc_np[i])
+            assert inf["optimal_return"] == s_opt[i]
+            if mode is AutoresetMode.SAME_STEP:
+                # final_obs is every board after the action, before any reset.
+                np.testing.assert_array_equal(np_(info["final_obs"])[i], o)
+                assert np_(info["_final_obs"])[i] == (term or trunc)
+            s_obs[i], s_mask[i] = o, inf["action_mask"]
+            if term or trunc:
+                counts["terminated" if term else "truncated"] += 1
+                if mode is AutoresetMode.SAME_STEP:
+                    start_single(i, obs_np[i])
+                    counts["all_zero_start"] += int(s_opt[i] == 0)
+                else:
+                    ended[i] = True  # the batched board shows its last state until it restarts
+        assert_same_boards(obs, info)
+        if mode is AutoresetMode.DISABLED and ended.any():
+            # The caller restarts the boards that ended, with a numpy mask as Gymnasium and TorchRL pass it.
+            obs, info = venv.reset(options={"reset_mask": ended.copy()})
+            assert set(info) == info_keys(mode)
+            for i in np.flatnonzero(ended):
+                start_single(i, np_(obs)[i])
+                counts["all_zero_start"] += int(s_opt[i] == 0)
+            assert_same_boards(obs, info)
 
     # The run must have crossed resets both ways, or it proves little.
     assert counts["terminated"] >= 10 and counts["truncated"] >= 5, counts
@@ -166,7 +192,8 @@ def test_make_vec_builds_every_id(device: str, env_id: str) -> None:
     kw = ENV_KWARGS[env_id]
     assert (env.num_envs, env.size, env.max_value, env.rule) == (5, kw["size"], kw["max_value"], kw["rule"])
     assert env.max_steps == ZeroOutEnv(**kw).max_steps
-    assert venv.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP
+    # Gymnasium's default mode, as an attribute (TorchRL reads it) and in the metadata (Gymnasium's wrappers).
+    assert env.autoreset_mode is venv.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
     assert env.single_observation_space == gym.spaces.Box(0, kw["max_value"], (kw["size"],), np.int64)
     assert env.single_action_space == gym.spaces.Discrete(kw["size"])
     assert env.observation_space.shape == (5, kw["size"])
@@ -178,17 +205,10 @@ def test_make_vec_builds_every_id(device: str, env_id: str) -> None:
     assert int(obs.min()) >= 0 and int(obs.max()) <= kw["max_value"]
     actions = torch.zeros(5, dtype=torch.int64, device=device)
     obs, reward, terminated, truncated, info = venv.step(actions)
-    for t in (
-        obs,
-        reward,
-        terminated,
-        truncated,
-        info["final_obs"],
-        info["action_mask"],
-        info["episode"]["r"],
-    ):
+    assert set(info) == {"action_mask", "optimal_return"}
+    for t in (obs, reward, terminated, truncated, info["action_mask"], info["optimal_return"]):
         assert t.device.type == torch.device(device).type
-    assert obs.dtype == info["final_obs"].dtype == torch.int64
+    assert obs.dtype == torch.int64
     venv.close()
 
 
@@ -205,16 +225,18 @@ def test_make_vec_passes_kwargs_through(device: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Autoreset (SAME_STEP), as documented in the class docstring
+# Autoreset, as documented in the class docstring
 # --------------------------------------------------------------------------------------------------------
 
 
 def test_termination_resets_in_the_same_step(device: str) -> None:
-    env = make_vec(3, device, size=4, max_value=5, rule="zero")
+    env = make_vec(3, device, size=4, max_value=5, rule="zero", autoreset_mode="SameStep")
     boards = torch.tensor([[0, 3, 0, 0], [1, 2, 0, 0], [0, 0, 0, 0]], device=device)
     obs, info = env.reset(seed=3, options={"boards": boards})
     assert torch.equal(obs, boards)
     assert info["optimal_return"].tolist() == [1, 2, 0]
+    # The same keys as on step: final_obs is the boards themselves, none of them reset.
+    assert torch.equal(info["final_obs"], obs) and info["_final_obs"].tolist() == [False] * 3
     # Board 0 finishes (+1), board 1 makes progress, board 2 (all zero) ends on its first step (-1).
     actions = torch.tensor([1, 0, 2], device=device)
     obs, reward, terminated, truncated, info = env.step(actions)
@@ -222,9 +244,7 @@ def test_termination_resets_in_the_same_step(device: str) -> None:
     assert terminated.tolist() == [True, False, True]
     assert truncated.tolist() == [False, False, False]
     assert info["_final_obs"].tolist() == [True, False, True]
-    assert info["_episode"].tolist() == [True, False, True]
-    info["_final_obs"][0] = False  # the masks are separate tensors: editing one leaves the other
-    assert info["_episode"].tolist() == [True, False, True]
+    assert not any(key.startswith(("episode", "_episode")) for key in info)  # RecordEpisodeStatistics' keys
     expected_final = torch.tensor([[0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 0, 0]], device=device)
     assert torch.equal(info["final_obs"], expected_final)
     # The board that did not end continues; the others already show their next episode's first board.
@@ -235,18 +255,12 @@ def test_termination_resets_in_the_same_step(device: str) -> None:
     assert info["optimal_return"][[0, 2]].tolist() == nonzero.tolist()
     assert info["optimal_return"][1].item() == 2
     assert torch.equal(info["action_mask"], (obs != 0).to(torch.int8))
-    # Episode statistics for the boards that ended, without a Python loop on the env side.
-    ep = info["episode"]
-    assert ep["r"][[0, 2]].tolist() == [1.0, -1.0]
-    assert ep["l"][[0, 2]].tolist() == [1, 1]
-    assert ep["n"][0].item() == 1.0 and torch.isnan(ep["n"][2])
     # The reset boards start counting again: their next step is step 1 of the new episode.
     assert env.steps.tolist() == [0, 1, 0]
-    assert env.returns.tolist() == [0.0, 1.0, 0.0]
 
 
 def test_truncation_resets_in_the_same_step_and_keeps_the_last_state(device: str) -> None:
-    env = make_vec(2, device, size=3, max_value=4, rule="countdown", max_steps=3)
+    env = make_vec(2, device, size=3, max_value=4, rule="countdown", max_steps=3, autoreset_mode="SAME_STEP")
     boards = torch.tensor([[0, 4, 4], [0, 0, 1]], device=device)
     env.reset(seed=0, options={"boards": boards})
     for step in range(1, 4):
@@ -256,15 +270,12 @@ def test_truncation_resets_in_the_same_step_and_keeps_the_last_state(device: str
         assert not terminated.any()
         assert truncated.tolist() == ([True, True] if step == 3 else [False, False])
     assert torch.equal(info["final_obs"], torch.tensor([[0, 1, 4], [0, 0, 1]], device=device))
-    assert info["episode"]["r"].tolist() == [3.0, -3.0]
-    assert info["episode"]["l"].tolist() == [3, 3]
-    assert info["episode"]["n"].tolist() == pytest.approx([3 / 8, -3.0])
     assert env.steps.tolist() == [0, 0]
     assert torch.equal(info["optimal_return"], obs.sum(dim=1))
 
 
 def test_final_obs_equals_obs_where_no_reset(device: str) -> None:
-    env = make_vec(64, device)
+    env = make_vec(64, device, autoreset_mode=AutoresetMode.SAME_STEP)
     env.reset(seed=11)
     gen = torch.Generator(device=device).manual_seed(0)
     resets = 0
@@ -281,6 +292,121 @@ def test_final_obs_equals_obs_where_no_reset(device: str) -> None:
         assert bool((changed.float().argmax(dim=1) == actions)[changed.any(dim=1)].all())
         resets += int(done.sum())
     assert resets > 0
+
+
+def test_autoreset_mode_argument_attribute_and_metadata() -> None:
+    for given, mode in [
+        (AutoresetMode.SAME_STEP, AutoresetMode.SAME_STEP),
+        ("SameStep", AutoresetMode.SAME_STEP),  # Gymnasium's value strings
+        ("Disabled", AutoresetMode.DISABLED),
+        ("NEXT_STEP", AutoresetMode.NEXT_STEP),  # and the members' names
+    ]:
+        env = gym.make_vec(
+            "ZeroOut-v0", num_envs=2, vectorization_mode="vector_entry_point", autoreset_mode=given
+        )
+        assert env.unwrapped.autoreset_mode is env.metadata["autoreset_mode"] is mode
+    # Each env has its own metadata: the class keeps the default.
+    assert ZeroOutVectorEnv.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
+    for bad in ("same_step", "sync", 1, None):
+        with pytest.raises(ValueError, match=r"autoreset_mode.*valid.*NextStep"):
+            ZeroOutVectorEnv(2, autoreset_mode=bad)
+
+
+def test_next_step_restarts_an_ended_board_on_the_next_call(device: str) -> None:
+    env = make_vec(2, device, size=3, max_value=3, rule="zero")
+    env.reset(seed=5, options={"boards": torch.tensor([[0, 2, 0], [1, 1, 0]], device=device)})
+    obs, reward, terminated, truncated, info = env.step(torch.tensor([1, 0], device=device))
+    assert reward.tolist() == [1.0, 1.0] and terminated.tolist() == [True, False]
+    # The ended board is still shown as it ended, and keeps its episode's optimum, until the next call.
+    assert obs[0].tolist() == [0, 0, 0] and obs[1].tolist() == [0, 1, 0]
+    assert info["optimal_return"].tolist() == [1, 2] and env.ended.tolist() == [True, False]
+    # That call starts its next episode and ignores its action: reward 0, both flags false.
+    obs, reward, terminated, truncated, info = env.step(torch.tensor([2, 1], device=device))
+    assert reward.tolist() == [0.0, 1.0]
+    assert terminated.tolist() == [False, True] and truncated.tolist() == [False, False]
+    assert env.steps.tolist() == [0, 2]
+    assert info["optimal_return"][0].item() == int((obs[0] != 0).sum())  # the new episode's optimum
+    assert torch.equal(info["action_mask"][0], (obs[0] != 0).to(torch.int8))
+
+
+def test_disabled_resets_only_what_the_caller_masks(device: str) -> None:
+    env = make_vec(3, device, size=3, max_value=3, rule="zero", autoreset_mode=AutoresetMode.DISABLED)
+    boards = torch.tensor([[0, 2, 0], [1, 1, 0], [0, 0, 3]], device=device)
+    env.reset(seed=5, options={"boards": boards})
+    obs, _, terminated, _, _ = env.step(torch.tensor([1, 0, 2], device=device))
+    assert terminated.tolist() == [True, False, True]
+    before = (env.boards.clone(), env.steps.clone(), env.remaining.clone())
+    with pytest.raises(ValueError, match=r"boards \[0, 2\] ended.*reset_mask"):
+        env.step(torch.tensor([0, 1, 0], device=device))
+    assert all(torch.equal(x, y) for x, y in zip(before, (env.boards, env.steps, env.remaining), strict=True))
+    # Masked boards restart (a torch mask works as well as a numpy one); the others are left as they are.
+    obs, info = env.reset(options={"reset_mask": torch.tensor([True, False, False], device=device)})
+    assert obs[1:].tolist() == [[0, 1, 0], [0, 0, 0]] and env.steps.tolist() == [0, 1, 1]
+    assert info["optimal_return"][0].item() == int((obs[0] != 0).sum())
+    assert env.ended.tolist() == [False, False, True]
+    with pytest.raises(ValueError, match=r"boards \[2\] ended"):
+        env.step(torch.tensor([0, 1, 0], device=device))
+    env.reset(options={"reset_mask": np.array([False, False, True])})
+    env.step(torch.tensor([0, 1, 0], device=device))  # every board running again
+
+
+def test_disabled_steps_ended_boards_unchecked_when_told_to() -> None:
+    env = ZeroOutVectorEnv(1, size=2, max_value=1, autoreset_mode="Disabled", validate_actions=False)
+    env.reset(options={"boards": [[1, 0]]})
+    assert env.step(torch.tensor([0]))[2].item()
+    # A trusted caller that steps an ended board gets what the rules give: a zero pays -1, still ended.
+    _, reward, terminated, _, _ = env.step(torch.tensor([0]))
+    assert reward.item() == -1.0 and terminated.item()
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        [True, False],  # a list, not an array
+        np.array([1, 0]),  # not bool
+        np.array([True, False, True]),  # wrong length
+        torch.tensor([[True, False]]),  # wrong shape
+    ],
+)
+def test_bad_reset_mask_raises_and_changes_nothing(mask) -> None:
+    env = ZeroOutVectorEnv(2, autoreset_mode="Disabled")
+    env.reset(seed=0)
+    before = env.boards.clone()
+    with pytest.raises(ValueError, match=r"reset_mask.*bool.*\(2,\)"):
+        env.reset(seed=1, options={"reset_mask": mask})
+    assert torch.equal(env.boards, before)
+    # The seed was not applied either: the generator goes on as if the call never happened.
+    twin = ZeroOutVectorEnv(2, autoreset_mode="Disabled")
+    twin.reset(seed=0)
+    assert torch.equal(env.reset()[0], twin.reset()[0])
+
+
+# --------------------------------------------------------------------------------------------------------
+# Device: no host/device sync in the agents' loop
+# --------------------------------------------------------------------------------------------------------
+
+
+@CUDA
+@pytest.mark.parametrize("mode", [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP], ids=lambda m: m.name)
+def test_step_makes_no_host_device_sync_on_cuda(mode: AutoresetMode) -> None:
+    env = make_vec(256, "cuda", max_steps=3, autoreset_mode=mode, validate_actions=False)
+    env.reset(seed=0)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    torch.cuda.set_sync_debug_mode("error")  # any synchronising call raises
+    try:
+        for _ in range(10):  # max_steps=3: boards reset along the way
+            env.step(torch.randint(0, env.size, (256,), device="cuda", generator=gen))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert int(env.steps.max()) <= 3
+
+
+def test_unchecked_actions_still_get_shape_and_dtype_checks(device: str) -> None:
+    env = make_vec(3, device, size=4, validate_actions=False)
+    env.reset(seed=0)
+    for bad in (torch.zeros(2, dtype=torch.int64, device=device), torch.zeros(3, device=device), "012"):
+        with pytest.raises(ValueError, match="valid actions"):
+            env.step(bad)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -303,8 +429,11 @@ def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def test_same_seed_same_boards_and_trajectories(device: str) -> None:
-    a, b = make_vec(32, device, max_steps=5), make_vec(32, device, max_steps=5)
+@pytest.mark.parametrize("sync_free", [False, True], ids=["indexed-resets", "where-resets"])
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP], ids=lambda m: m.name)
+def test_same_seed_same_boards_and_trajectories(device: str, mode: AutoresetMode, sync_free: bool) -> None:
+    a, b = (make_vec(32, device, max_steps=5, autoreset_mode=mode) for _ in range(2))
+    a.sync_free_resets = b.sync_free_resets = sync_free
     run_a, run_b = rollout(a, seed=123), rollout(b, seed=123)
     assert same(run_a, run_b)
     # Reseeding the same env replays it too.
@@ -406,10 +535,10 @@ def test_bad_actions_raise_and_change_nothing(device: str) -> None:
     env.step(good)
     twin.step(good)
     for bad in bad_actions(device):
-        before = (env.boards.clone(), env.steps.clone(), env.returns.clone(), env.remaining.clone())
+        before = (env.boards.clone(), env.steps.clone(), env.remaining.clone())
         with pytest.raises(ValueError, match="valid actions"):
             env.step(bad)
-        after = (env.boards, env.steps, env.returns, env.remaining)
+        after = (env.boards, env.steps, env.remaining)
         assert all(torch.equal(x, y) for x, y in zip(before, after, strict=True)), repr(bad)
     # The env carries on exactly as its twin that never saw a bad action (generator untouched too).
     for _ in range(30):
