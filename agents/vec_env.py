@@ -34,8 +34,15 @@ def make_vec_env(
     except gym.error.Error as exc:
         raise ValueError(f"unknown env id {env_id!r}: {exc}") from None
     if spec.vector_entry_point == "rlzero.envs.vector:ZeroOutVectorEnv":
+        # Our agents' actions are in range by construction (argmax, sampling): no check, no host sync.
         env = gym.make_vec(
-            env_id, num_envs, vectorization_mode="vector_entry_point", device=device, **env_kwargs
+            env_id,
+            num_envs,
+            vectorization_mode="vector_entry_point",
+            device=device,
+            autoreset_mode=AutoresetMode.SAME_STEP,
+            validate_actions=False,
+            **env_kwargs,
         )
     else:
         env = NumpyVecEnvAdapter(

@@ -6,11 +6,13 @@ Measured side by side in one run, on the same machine, with random actions (draw
 * ``sync-8``: ``gym.make_vec(env_id, num_envs=8, vectorization_mode="sync")``, gymnasium's
   ``SyncVectorEnv`` with its default autoreset (``NEXT_STEP``; every sub-env of every call counts as a
   step, the reset steps included, which flatters it slightly);
-* ``batched``: ``ZeroOutVectorEnv`` through ``gym.make_vec(env_id, num_envs=N,
-  vectorization_mode="vector_entry_point", device=...)`` at N = 1, 64, 4,096 and 65,536 boards, on the
-  CPU and, when ``torch.cuda.is_available()``, on CUDA (labelled ``cuda``; timed between
-  ``torch.cuda.synchronize()`` calls). Actions are pregenerated on the device and every step's outputs
-  (observations, rewards, flags, the info tensors) are produced as in training.
+* ``batched``: ``ZeroOutVectorEnv`` as our agents run it (``rlzero.agents.vec_env.make_vec_env``:
+  ``SAME_STEP`` autoreset, actions trusted, so no range check) at N = 1, 64, 4,096 and 65,536 boards, on
+  the CPU and, when ``torch.cuda.is_available()``, on CUDA (labelled ``cuda``; timed between
+  ``torch.cuda.synchronize()`` calls), and once at 65,536 boards as ``gym.make_vec(env_id, num_envs=N,
+  vectorization_mode="vector_entry_point")`` builds it by default (Gymnasium's ``NEXT_STEP`` autoreset,
+  actions checked). Actions are pregenerated on the device and every step's outputs (observations,
+  rewards, flags, the info tensors) are produced as in training.
 
 A step of N boards counts as N env steps. The configurations are measured in ``--rounds`` interleaved
 rounds of ``--seconds / --rounds`` each, after a warm-up, and the median round is reported, so a
@@ -52,6 +54,7 @@ import torch
 
 import rlzero
 from rlzero import system
+from rlzero.agents.vec_env import make_vec_env
 
 gym.register_envs(rlzero)
 
@@ -136,8 +139,12 @@ def sync_vector_env(env_id: str, seed: int) -> Measurement:
     )
 
 
-def batched_env(env_id: str, num_envs: int, device: str, seed: int) -> Measurement:
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device)
+def batched_env(env_id: str, num_envs: int, device: str, seed: int, as_agents: bool = True) -> Measurement:
+    """The batched env as our agents build it, or (``as_agents=False``) as Gymnasium's defaults build it."""
+    if as_agents:
+        envs = make_vec_env(env_id, num_envs, torch.device(device))
+    else:
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device)
     envs.reset(seed=seed)
     n_actions = envs.single_action_space.n
     # Enough distinct action rows to look random, at most 2**22 actions (32 MiB) in memory.
@@ -156,8 +163,10 @@ def batched_env(env_id: str, num_envs: int, device: str, seed: int) -> Measureme
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     boards = f"{num_envs:,} board" + ("s" if num_envs > 1 else "")
-    label = f"batched ZeroOutVectorEnv, {boards}" + (" (GPU)" if device == "cuda" else "")
-    return Measurement(f"batched-{device}-{num_envs}", label, device, num_envs, run, sync)
+    mode = "" if as_agents else ", Gymnasium's defaults (NEXT_STEP, actions checked)"
+    label = f"batched ZeroOutVectorEnv, {boards}{mode}" + (" (GPU)" if device == "cuda" else "")
+    name = f"batched-{device}-{num_envs}" + ("" if as_agents else "-defaults")
+    return Measurement(name, label, device, num_envs, run, sync)
 
 
 def machine_info() -> dict[str, object]:
@@ -220,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configs = [single_env(args.env, args.seed), sync_vector_env(args.env, args.seed)]
     configs += [batched_env(args.env, n, d, args.seed) for d in devices for n in BATCH_SIZES]
+    configs.append(batched_env(args.env, BATCH_SIZES[-1], "cpu", args.seed, as_agents=False))
     warmup = min(1.0, args.seconds / args.rounds / 4)
     for m in configs:
         m.measure(warmup)

@@ -68,7 +68,8 @@ def record_video(
     with tempfile.TemporaryDirectory(dir=path.parent) as folder:
         clips = Path(folder) / "clips"  # a folder RecordVideo makes itself (it warns about one that exists)
         # One clip from the first reset until close: a snippet at least as long as every episode together.
-        longest = n_episodes * (env.unwrapped.max_steps + 1)
+        limit = getattr(env.unwrapped, "max_steps", None) or (env.spec and env.spec.max_episode_steps)
+        longest = n_episodes * (int(limit or 1_000) + 1)  # ZeroOut's own step limit, or the env's
         recorder = gym.wrappers.RecordVideo(
             env,
             str(clips),

@@ -25,7 +25,8 @@ def test_quick_run_writes_every_configuration(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    expected = {"single", "sync-8"} | {f"batched-{d}-{n}" for d in devices for n in (1, 64, 4096, 65536)}
+    expected = {"single", "sync-8", "batched-cpu-65536-defaults"}
+    expected |= {f"batched-{d}-{n}" for d in devices for n in (1, 64, 4096, 65536)}
     results = {r["name"]: r for r in report["results"]}
     assert set(results) == expected
     for r in results.values():
