@@ -6,7 +6,8 @@ control, trains the same agent from scratch on the target with the same budget, 
 same learning rate (``--lr`` sets it for both arms), so that the strategies are compared on the weights
 they start from and nothing else. The run directory holds the pretraining run (unless ``--pretrained``
 is given), one run per seed and arm, ``trials.jsonl`` (one record per seed and arm, see
-:mod:`rlzero.trials`), ``transfer_report.json`` and ``transfer_curves.png``.
+:mod:`rlzero.trials`), ``transfer_report.json``, ``transfer_curves.png``, and one evaluation episode on the
+target before and after fine-tuning (the first seed), ``before.gif`` and ``after.gif``.
 
 Pretraining runs first, in this process; the seeds' arms then run through :func:`rlzero.trials.run_trials`:
 by default on a local process pool (``--workers``, default the number of CPUs), or as Ray tasks
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 
+from rlzero.agents import load_agent
 from rlzero.agents.device import DEVICE_CHOICES
 from rlzero.agents.registry import AGENTS, agent_class, is_sb3
 from rlzero.agents.transfer import STRATEGIES
@@ -49,6 +51,7 @@ from rlzero.plots import plot_curves
 from rlzero.runs import make_run_dir, write_json
 from rlzero.stats import aggregate
 from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
+from rlzero.video import record_video
 
 FIGURES = ("jumpstart", "steps_to_solved", "auc", "final")
 ARMS = ("finetuned", "scratch")
@@ -222,6 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not seeds:
         fail(parser, f"every seed failed; first error: {failed[0]['error']['message']}")
     first = results[seeds[0]["seed"]]["finetuned"]["settings"]
+    # One episode on the target before and after fine-tuning (the first seed's arm), to watch.
+    videos = {
+        moment: str(record_video(load_agent(checkpoint, "cpu"), args.target, run_dir / f"{moment}.gif"))
+        for moment, checkpoint in (
+            ("before", pretrained),
+            ("after", results[seeds[0]["seed"]]["finetuned"]["checkpoint"]),
+        )
+    }
     summary = {
         "agent": args.agent,
         "source": args.source,
@@ -233,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pretrained": pretrained,
         "hparams": hparams,
         **transfer_summary(seeds),
+        "videos": videos,
         "seeds": seeds,
         "failed": failed,
     }

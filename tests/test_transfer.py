@@ -255,25 +255,6 @@ def test_curve_summary() -> None:
     assert by_return["auc"] == 246.0 and by_return["steps_to_solved"] == 10
 
 
-def test_aggregate() -> None:
-    out = aggregate([0.1, None, 0.2, 0.3, 0.9])
-    assert (out["n"], out["of"]) == (4, 5)
-    assert out["iqm"] == pytest.approx(0.25)  # the middle half of 0.1, 0.2, 0.3, 0.9
-    assert out["median"] == pytest.approx(0.25) and (out["min"], out["max"]) == (0.1, 0.9)
-    low, high = out["ci95"]
-    assert 0.1 <= low <= out["iqm"] <= high <= 0.9 and low < high
-    assert aggregate([0.1, None, 0.2, 0.3, 0.9]) == out  # the bootstrap is seeded
-    assert aggregate([None, None]) == {
-        "n": 0,
-        "of": 2,
-        "iqm": None,
-        "ci95": None,
-        "median": None,
-        "min": None,
-        "max": None,
-    }
-
-
 def steps(*values: int | None) -> dict[str, Any]:
     return {"steps_to_solved": aggregate(list(values))}
 
@@ -372,6 +353,9 @@ def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[st
     assert len((run_dir / "trials.jsonl").read_text().splitlines()) == 4
     png = run_dir / "transfer_curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for moment in ("before", "after"):
+        assert Path(report["videos"][moment]) == run_dir / f"{moment}.gif"
+        assert (run_dir / f"{moment}.gif").read_bytes()[:6] == b"GIF89a"
 
 
 def test_finetune_cli_missing_pretrained_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
