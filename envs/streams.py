@@ -6,46 +6,65 @@ boards, exploration and samples must be those it would get alone), and what a gl
 give once the number of draws depends on the data (resetting only the boards whose episodes ended).
 
 Each value is a hash of (row key, row counter, position), so there is no state to split and nothing to
-synchronise with the host. The hash is Chris Wellons' ``lowbias32`` on 32-bit words, computed exactly
-in int64 arithmetic (no product exceeds 2**63), so CPU and CUDA give the same bits.
+synchronise with the host. The hash is Thomas Mueller's 32-bit integer hash (two rounds of xor-shift and
+multiply by 0x45d9f3b), computed exactly in int64 arithmetic (a 32-bit word times a constant below 2**31
+stays below 2**63), so CPU and CUDA give the same bits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 MASK32 = 0xFFFFFFFF
 GOLDEN = 0x9E3779B9  # 2**32 / golden ratio: spreads consecutive counters and keys apart
 
 
-def _mul32(x: torch.Tensor, constant: int) -> torch.Tensor:
-    """``(x * constant) mod 2**32`` for 32-bit ``x`` without int64 overflow: multiply 16-bit halves."""
-    high = ((x >> 16) * constant) & 0xFFFF
-    return ((high << 16) + (x & 0xFFFF) * constant) & MASK32
+MULTIPLIER = 0x45D9F3B
 
 
 def hash32(x: torch.Tensor) -> torch.Tensor:
-    """``lowbias32``: a 32-bit integer hash with good avalanche, elementwise on an int64 tensor."""
-    x = x & MASK32
-    x = x ^ (x >> 16)
-    x = _mul32(x, 0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = _mul32(x, 0x846CA68B)
-    return x ^ (x >> 16)
+    """A 32-bit integer hash with good avalanche, elementwise on an int64 tensor (its low 32 bits)."""
+    x = x & MASK32  # a fresh tensor: the rest works in place on it
+    for _ in range(2):
+        x ^= x >> 16
+        x.mul_(MULTIPLIER).bitwise_and_(MASK32)
+    x ^= x >> 16
+    return x
 
 
-def seed_keys(seeds: Sequence[int] | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
-    """32-bit stream keys from integer seeds (any size: the seed's 32-bit words are hashed together)."""
+def seed_keys(seeds: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """A 32-bit stream key per non-negative integer seed: the seed's 32-bit words hashed in turn.
+
+    Seeds below 2**64 (every seed in practice) are keyed all at once; larger ones one by one.
+    """
+    values = [int(seed) for seed in seeds]
+    if any(v < 0 for v in values):
+        raise ValueError(f"seeds must be integers >= 0, got {min(values)}")
+    if all(v < 2**64 for v in values):
+        words = torch.as_tensor(np.array(values, dtype=np.uint64).view(np.int64)).reshape(-1)
+        low, high = words & MASK32, (words >> 32) & MASK32
+        key = hash32(low + GOLDEN)
+        key = torch.where(high != 0, hash32(key ^ (high + GOLDEN)), key)
+        return key.to(device)
     keys = []
-    for seed in torch.as_tensor(seeds).reshape(-1).tolist():
-        key, seed = 0, int(seed)
-        for _ in range(max(1, (seed.bit_length() + 31) // 32)):
-            key = int(hash32(torch.tensor(key ^ ((seed & MASK32) + GOLDEN))))
-            seed >>= 32
+    for value in values:
+        key = 0
+        for shift in range(0, max(value.bit_length(), 1), 32):
+            key = int(hash32(torch.tensor(key ^ (((value >> shift) & MASK32) + GOLDEN))))
         keys.append(key)
     return torch.tensor(keys, dtype=torch.int64, device=device)
+
+
+def row_seeds(seed: int, rows: int) -> list[int]:
+    """The seed of each of ``rows`` rows seeded together with ``seed``: ``seed * 2**32 + row``.
+
+    A batch seeded with ``seed`` and a batch given these seeds one per row draw the same numbers, which
+    is how a member of a group of seeds gets the boards it would get alone.
+    """
+    return [(int(seed) << 32) + row for row in range(rows)]
 
 
 class Streams:
@@ -58,24 +77,34 @@ class Streams:
     def __init__(self, keys: torch.Tensor) -> None:
         self.keys = keys
         self.counters = torch.zeros_like(keys)
-        self._positions: dict[int, torch.Tensor] = {}
+        self._offsets: dict[int, torch.Tensor] = {}
 
     @classmethod
-    def from_seeds(cls, seeds: Sequence[int] | torch.Tensor, device: torch.device | str = "cpu") -> Streams:
+    def from_seeds(cls, seeds: Sequence[int], device: torch.device | str = "cpu") -> Streams:
         return cls(seed_keys(seeds, device))
 
     def bits(self, n: int, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """``(rows, n)`` 32-bit words: draw ``counter`` of each selected row, at positions 0..n-1.
+        """``n`` 32-bit words per row, the draw numbered by the row's counter, which then advances.
 
-        ``rows`` is a bool mask; unselected rows get words too (so that shapes never depend on the data)
-        but their counters do not move, so what they get is drawn again, the same, next time.
+        ``rows`` selects the rows that draw: an int64 index gives words to those rows only, in that
+        order; a bool mask gives words to every row (so that shapes never depend on the data, and no
+        host sync is needed) but advances the masked rows only, so an unselected row gets the same words
+        again next time. None: every row draws.
         """
-        positions = self._positions.get(n)
-        if positions is None or positions.device != self.keys.device:
-            positions = self._positions[n] = torch.arange(n, device=self.keys.device, dtype=torch.int64)
-        draw = hash32(self.keys ^ hash32(self.counters * GOLDEN)).unsqueeze(1)
-        words = hash32(draw ^ hash32(positions + GOLDEN))
-        self.counters += 1 if rows is None else rows.long()
+        offsets = self._offsets.get(n)
+        if offsets is None or offsets.device != self.keys.device:  # each position's own offset, hashed once
+            positions = torch.arange(n, device=self.keys.device, dtype=torch.int64)
+            offsets = self._offsets[n] = hash32(positions + GOLDEN)
+        indexed = rows is not None and rows.dtype != torch.bool
+        keys, counters = (self.keys[rows], self.counters[rows]) if indexed else (self.keys, self.counters)
+        draw = hash32(keys + counters * GOLDEN).unsqueeze(1)  # one value per row and draw
+        words = hash32(draw ^ offsets)
+        if rows is None:
+            self.counters += 1
+        elif indexed:
+            self.counters[rows] += 1
+        else:
+            self.counters += rows.long()
         return words
 
     def uniform(self, n: int, rows: torch.Tensor | None = None) -> torch.Tensor:
@@ -83,5 +112,10 @@ class Streams:
         return (self.bits(n, rows) >> 8).float() * (1.0 / (1 << 24))
 
     def integers(self, high: int, n: int, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """``(rows, n)`` int64 uniform in ``0..high-1`` (32-bit multiply-shift: bias below high / 2**32)."""
-        return (self.bits(n, rows) * high) >> 32
+        """``(rows, n)`` int64 uniform in ``0..high-1``, by multiply-shift: each value from 16 random bits
+        (half a word) where ``high <= 256``, its bias below ``high / 2**16``; else from a whole word."""
+        if high > 256:
+            return (self.bits(n, rows) * high) >> 32
+        words = self.bits((n + 1) // 2, rows)
+        halves = torch.cat([words & 0xFFFF, words >> 16], dim=1)[:, :n]
+        return halves.mul_(high).bitwise_right_shift_(16)

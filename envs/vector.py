@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rlzero.envs.streams import Streams, row_seeds
 from rlzero.envs.zero_out import validate_args
 
 AUTORESET_MODES = {mode.value: mode for mode in AutoresetMode} | {mode.name: mode for mode in AutoresetMode}
@@ -75,12 +78,14 @@ class ZeroOutVectorEnv(VectorEnv):
     On CUDA ``step`` makes no host/device synchronisation (with ``validate_actions=False``): boards that
     end are replaced by fresh draws for every board, selected with ``torch.where``. On the CPU, where
     reading a tensor costs nothing, only the boards that ended are drawn and written. The attribute
-    ``sync_free_resets`` (true off the CPU) picks the way; both give the same rules, not the same draws.
+    ``sync_free_resets`` (true off the CPU) picks the way; both draw the same boards.
 
     ## Seeding
-    The boards are drawn from the env's own ``torch.Generator`` on ``device``; ``reset(seed=s)``
-    reseeds it, so a given seed gives the same boards on a given device. Each board draws its own
-    entries, so different boards start from different states.
+    Every board has a random stream of its own (:class:`~rlzero.envs.streams.Streams`): its k-th
+    episode starts from the k-th draw of its stream, whatever the other boards do, the number of boards
+    or the device. ``reset(seed=s)`` seeds board ``i`` with ``s * 2**32 + i``; ``reset(seed=[s0, s1,
+    ...])`` seeds each board with its own (Gymnasium's convention for a list of seeds), so boards seeded
+    alike start alike. Unseeded, the streams start from fresh entropy.
 
     ## Options
     ``reset(options={"boards": B})`` starts from the given boards (shape ``(num_envs, size)``) instead
@@ -125,8 +130,7 @@ class ZeroOutVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
-        self.generator = torch.Generator(device=self.device)
-        self.generator.seed()
+        self.streams = Streams.from_seeds(row_seeds(secrets.randbits(32), self.num_envs), self.device)
         # Boards live in the smallest integer dtype that holds max_value; observations are int64.
         self.board_dtype = next(
             dt
@@ -143,13 +147,13 @@ class ZeroOutVectorEnv(VectorEnv):
         self._slots = torch.arange(self.size, device=self.device)
 
     def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+        self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         options = options or {}
         rows = self._check_reset_mask(options["reset_mask"]) if "reset_mask" in options else None
         boards = self._check_boards(options["boards"]) if "boards" in options else None
         if seed is not None:
-            self.generator.manual_seed(seed)
+            self.streams = Streams.from_seeds(self._check_seeds(seed), self.device)
         if rows is None:
             rows = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         self._start_episodes(rows, boards)
@@ -211,7 +215,7 @@ class ZeroOutVectorEnv(VectorEnv):
         if not self.sync_free_resets:
             index = rows.nonzero().squeeze(1)
             if index.numel():
-                new = self._draw(index.numel()) if boards is None else boards[index]
+                new = self._draw(index) if boards is None else boards[index]
                 self.boards[index] = new
                 self.remaining[index] = picks = self._picks_left(new)
                 self.optimal[index] = self._optimal_return(picks)
@@ -219,7 +223,7 @@ class ZeroOutVectorEnv(VectorEnv):
                 self.ended[index] = False
         else:
             # No host/device sync: draw every board, keep the draws where rows is true.
-            new = self._draw(self.num_envs) if boards is None else boards
+            new = self._draw(rows) if boards is None else boards
             picks = self._picks_left(new)
             self.boards = torch.where(rows.unsqueeze(1), new, self.boards)
             self.remaining = torch.where(rows, picks, self.remaining)
@@ -244,15 +248,23 @@ class ZeroOutVectorEnv(VectorEnv):
             for board, n in zip(self.boards.tolist(), steps, strict=True)
         )
 
-    def _draw(self, n: int) -> torch.Tensor:
-        return torch.randint(
-            0,
-            self.max_value + 1,
-            (n, self.size),
-            generator=self.generator,
-            device=self.device,
-            dtype=self.board_dtype,
-        )
+    def _draw(self, rows: torch.Tensor) -> torch.Tensor:
+        """Fresh boards from the streams of ``rows`` (an index, or a mask: every board, see Streams)."""
+        return self.streams.integers(self.max_value + 1, self.size, rows).to(self.board_dtype)
+
+    def _check_seeds(self, seed: int | Sequence[int]) -> list[int]:
+        """Each board's seed, from one seed or one per board; ValueError naming what is wrong."""
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seeds = row_seeds(int(seed), self.num_envs)
+        else:
+            seeds = list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else []
+            if len(seeds) != self.num_envs:
+                raise ValueError(
+                    f"seed must be an integer or {self.num_envs} integers (one per board), got {seed!r}"
+                )
+        if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
+            raise ValueError(f"seeds must be integers >= 0, got {seed!r}")
+        return [int(s) for s in seeds]
 
     def _picks_left(self, boards: torch.Tensor) -> torch.Tensor:
         if self.rule == "countdown":

@@ -29,10 +29,26 @@ def test_only_selected_rows_advance() -> None:
     assert streams.counters.tolist() == [2, 1]
 
 
+def test_an_index_draws_what_a_mask_draws() -> None:
+    by_mask, by_index = Streams.from_seeds(range(6)), Streams.from_seeds(range(6))
+    for rows in ([True, False, True, False, False, True], [False] * 5 + [True], [True] * 6):
+        mask = torch.tensor(rows)
+        masked = by_mask.bits(3, rows=mask)
+        indexed = by_index.bits(3, rows=mask.nonzero().squeeze(1))
+        assert torch.equal(masked[mask], indexed)
+    assert torch.equal(by_mask.counters, by_index.counters)
+
+
 def test_seeds_and_same_seed_reproduce() -> None:
     assert torch.equal(seed_keys([0, 1, 2**40 + 3]), seed_keys([0, 1, 2**40 + 3]))
     assert len(set(seed_keys(range(1000)).tolist())) == 1000
     assert seed_keys([2**40 + 3]) != seed_keys([3])  # high words count too
+    # Seeds past 2**64 take the slow path; below it the fast one gives the same keys.
+    huge = [2**70 + 5, 2**64 - 1, 7]
+    assert seed_keys(huge)[1:].tolist() == seed_keys(huge[1:]).tolist()
+    assert len(set(seed_keys([*huge, 2**70]).tolist())) == 4
+    with pytest.raises(ValueError, match=">= 0"):
+        seed_keys([-1])
     a, b = Streams.from_seeds([3]), Streams.from_seeds([3])
     assert torch.equal(a.uniform(100), b.uniform(100))
 
@@ -54,20 +70,17 @@ def test_values_are_uniform_and_in_range() -> None:
 
 
 def test_hash_is_exact_32_bit_arithmetic() -> None:
-    # lowbias32's published values for 0 and 1, and inputs at the top of the 32-bit range.
-    x = torch.tensor([0, 1, 0xFFFFFFFF, 0x80000000], dtype=torch.int64)
+    # Inputs at the top of the 32-bit range, and beyond it (only the low 32 bits count).
+    x = torch.tensor([0, 1, 0xFFFFFFFF, 0x80000000, 2**40 + 1], dtype=torch.int64)
     out = hash32(x)
-    assert out.tolist()[:2] == [0, lowbias32(1)]
-    assert out.tolist() == [lowbias32(v) for v in x.tolist()]
-    assert int(out.max()) < 2**32
+    assert out.tolist() == [reference_hash(v & 0xFFFFFFFF) for v in x.tolist()]
+    assert out[1] == out[4] and int(out.max()) < 2**32
 
 
-def lowbias32(x: int) -> int:
-    """The reference, in Python's exact integers."""
-    x ^= x >> 16
-    x = (x * 0x7FEB352D) & 0xFFFFFFFF
-    x ^= x >> 15
-    x = (x * 0x846CA68B) & 0xFFFFFFFF
+def reference_hash(x: int) -> int:
+    """The same hash in Python's exact integers."""
+    x = ((x ^ (x >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+    x = ((x ^ (x >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
     return x ^ (x >> 16)
 
 

@@ -5,6 +5,8 @@ Every test that touches tensors runs on the CPU and, where CUDA exists, on CUDA 
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from gymnasium.vector import AutoresetMode
 
 import rlzero
 from rlzero.envs import ZeroOutEnv, ZeroOutVectorEnv
+from rlzero.envs.streams import Streams, row_seeds
 from rlzero.registration import ENV_KWARGS
 
 gym.register_envs(rlzero)
@@ -375,7 +378,7 @@ def test_bad_reset_mask_raises_and_changes_nothing(mask) -> None:
     with pytest.raises(ValueError, match=r"reset_mask.*bool.*\(2,\)"):
         env.reset(seed=1, options={"reset_mask": mask})
     assert torch.equal(env.boards, before)
-    # The seed was not applied either: the generator goes on as if the call never happened.
+    # The seed was not applied either: the streams go on as if the call never happened.
     twin = ZeroOutVectorEnv(2, autoreset_mode="Disabled")
     twin.reset(seed=0)
     assert torch.equal(env.reset()[0], twin.reset()[0])
@@ -448,11 +451,41 @@ def test_different_seeds_differ(device: str) -> None:
     a = a.clone()
     b, _ = env.reset(seed=2)
     assert not torch.equal(a, b)
-    # reset() without a seed continues the generator: new boards, reproducible after reseeding.
+    # reset() without a seed continues the streams: new boards, reproducible after reseeding.
     c, _ = env.reset()
     assert not torch.equal(b, c)
     env.reset(seed=2)
     assert torch.equal(env.reset()[0], c)
+
+
+def test_both_reset_paths_draw_the_same_boards(device: str) -> None:
+    indexed, where = (make_vec(32, device, max_steps=5, autoreset_mode="SameStep") for _ in range(2))
+    indexed.sync_free_resets, where.sync_free_resets = False, True
+    assert same(rollout(indexed, seed=4), rollout(where, seed=4))
+
+
+def test_a_boards_episodes_depend_on_its_own_seed_only(device: str) -> None:
+    """What seeds trained side by side need: board i of a batch seeded with s is board i of any batch
+    whose board i gets the seed s * 2**32 + i, whatever the other boards, their number or their seeds."""
+    alone = make_vec(4, device, max_steps=4)
+    crowd = make_vec(7, device, max_steps=4)
+    alone_run = rollout(alone, seed=9)
+    seeds = [*row_seeds(9, 4), 3, 1, 2**40]
+    obs, _ = crowd.reset(seed=seeds)
+    crowd_run = [obs.clone()]
+    actions = torch.arange(7, device=device) % 10  # boards 0-3 act as in rollout(alone)
+    for _ in range(40):
+        crowd_run += [t.clone() for t in crowd.step(actions)[:4]]
+    assert same([t[:4] for t in crowd_run], alone_run)
+    # Episodes ended (max_steps=4 truncates them) and boards were drawn again.
+    assert bool(torch.stack(alone_run[3::4]).any() or torch.stack(alone_run[4::4]).any())
+
+
+@pytest.mark.parametrize("bad", [[1, 2], [1, 2, -3], [0.5, 1, 2], "abc", -1, True])
+def test_bad_seeds_raise_value_errors(bad: Any) -> None:
+    env = ZeroOutVectorEnv(3)
+    with pytest.raises(ValueError, match="seed"):
+        env.reset(seed=bad)
 
 
 def test_boards_in_a_batch_differ(device: str) -> None:
@@ -464,10 +497,9 @@ def test_boards_in_a_batch_differ(device: str) -> None:
         assert set(obs[:, slot].tolist()) == set(range(env.max_value + 1))
 
 
-def test_uses_its_own_generator(device: str) -> None:
+def test_uses_its_own_streams(device: str) -> None:
     env = make_vec(16, device, max_steps=3)
-    assert isinstance(env.generator, torch.Generator)
-    assert env.generator.device.type == torch.device(device).type
+    assert isinstance(env.streams, Streams) and env.streams.keys.device.type == torch.device(device).type
     torch.manual_seed(0)
     run_a = rollout(env, seed=5)
     torch.manual_seed(999)
