@@ -49,12 +49,12 @@ def seed_keys(seeds: Sequence[int], device: torch.device | str = "cpu") -> torch
         key = hash32(low + GOLDEN)
         key = torch.where(high != 0, hash32(key ^ (high + GOLDEN)), key)
         return key.to(device)
-    keys = []
+    keys: list[int] = []
     for value in values:
-        key = 0
+        chained = 0
         for shift in range(0, max(value.bit_length(), 1), 32):
-            key = int(hash32(torch.tensor(key ^ (((value >> shift) & MASK32) + GOLDEN))))
-        keys.append(key)
+            chained = int(hash32(torch.tensor(chained ^ (((value >> shift) & MASK32) + GOLDEN))))
+        keys.append(chained)
     return torch.tensor(keys, dtype=torch.int64, device=device)
 
 
