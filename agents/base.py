@@ -124,23 +124,13 @@ class EpisodeStats:
         terminated: torch.Tensor,
         truncated: torch.Tensor,
         info: Mapping[str, Any],
-        counted: torch.Tensor | None = None,
     ) -> None:
-        """Account one env step; the episodes that ended in it join the sums (only the ``counted``
-        rows' episodes, where given)."""
+        """Account one env step; the episodes that ended in it join the sums."""
         self.returns += rewards
         self.lengths += 1
         done = terminated | truncated
-        self.end(done if counted is None else done & counted)
-        kept = (~done).float()
-        self.returns *= kept
-        self.lengths *= kept
-        self.optimal = self._optimum(info)
-
-    def end(self, rows: torch.Tensor) -> None:
-        """Count the episodes under way in ``rows`` as ended here (an env step, or a rollout's cut)."""
         normalized = normalized_return(self.returns, self.optimal)
-        ended = rows.float()
+        ended = done.float()
         has_normalized = (~normalized.isnan()).float() * ended
         self.sums += torch.stack(
             [
@@ -151,6 +141,10 @@ class EpisodeStats:
                 has_normalized.sum(),
             ]
         )
+        kept = (~done).float()
+        self.returns *= kept
+        self.lengths *= kept
+        self.optimal = self._optimum(info)
 
     def pop(self) -> dict[str, float]:
         """Mean return, length and normalized return of the episodes since the last call (one sync)."""
@@ -281,13 +275,12 @@ class Agent(ABC):
         return obs
 
     def step_env(
-        self, actions: torch.Tensor, counted: torch.Tensor | None = None
+        self, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """One step of every env: counts the env steps, tracks episodes (those of the ``counted`` rows
-        only, where given), keeps the new observations."""
+        """One step of every env: counts the env steps, tracks episodes, keeps the new observations."""
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         self.num_timesteps += self.env.num_envs
-        self.episode_stats.step(rewards, terminated, truncated, info, counted)
+        self.episode_stats.step(rewards, terminated, truncated, info)
         self._last_obs = obs
         return obs, rewards, terminated, truncated, info
 

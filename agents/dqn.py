@@ -2,16 +2,23 @@
 
 Read top to bottom it is the algorithm as taught: act epsilon-greedily in every env at once, store
 the transitions, sample a batch, regress Q(s, a) on r + gamma * Q_target(s', argmax_a Q(s', a)),
-step the optimizer, and copy the online network into the target every few updates.
+step the optimizer, and move the target network towards the online one every few updates.
 
-Bootstrapping: the env autoresets in SAME_STEP mode, so each stored transition ends in
-``info["final_obs"]``, the state the action led to. Terminal transitions do not bootstrap; truncated
-ones do (the time limit is not part of the task's state); no transition crosses a reset.
+Three options of the later literature, off by default (the presets turn them on where they help):
+``n_steps`` returns (Sutton 1988; Rainbow, Hessel et al. 2018) carry a reward back n steps per
+update instead of one; ``tau < 1`` makes the target a Polyak average of the online network (a
+slowly moving target instead of a jump every few thousand steps); ``layer_norm`` normalises every
+hidden layer (PQN, Gallici et al. 2024), which keeps the features bounded as the targets move.
+
+Bootstrapping: the env autoresets in SAME_STEP mode, so each step's ``info["final_obs"]`` is the state
+the action led to. Terminal transitions do not bootstrap; truncated ones do (the time limit is not
+part of the task's state); no transition crosses a reset (an n-step sum stops at its episode's end).
 """
 
 from __future__ import annotations
 
 import copy
+from collections import deque
 from dataclasses import dataclass
 
 import torch
@@ -19,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
-from rlzero.agents.buffers import ReplayBuffer
+from rlzero.agents.buffers import ReplayBuffer, Step, n_step_transitions
 from rlzero.agents.networks import build_network
-from rlzero.agents.schedules import linear_schedule
+from rlzero.agents.schedules import linear_schedule, set_learning_rate
 
 
 @dataclass
@@ -30,6 +37,8 @@ class DQNConfig:
     """boards (or env copies) stepped together; each iteration collects this many transitions"""
     learning_rate: float = 1e-3
     """Adam step size"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over the training budget"""
     buffer_size: int = 200_000
     """replay capacity in transitions"""
     batch_size: int = 512
@@ -45,7 +54,12 @@ class DQNConfig:
     gradient_steps: int = 1
     """gradient steps per collection iteration"""
     target_update_interval: int = 100
-    """gradient steps between copies of the online network into the target network"""
+    """gradient steps between updates of the target network"""
+    tau: float = 1.0
+    """how far each target update moves the target towards the online network: 1 copies it,
+    smaller values keep a Polyak average (target <- (1 - tau) * target + tau * online)"""
+    n_steps: int = 1
+    """rewards summed per stored transition before bootstrapping (n-step returns)"""
     exploration_fraction: float = 0.25
     """share of the training budget over which epsilon falls from its initial to its final value"""
     exploration_initial_eps: float = 1.0
@@ -58,6 +72,8 @@ class DQNConfig:
     """pick the next action with the online network, value it with the target network"""
     hidden_sizes: tuple[int, ...] = (128, 128)
     """widths of the hidden layers"""
+    layer_norm: bool = False
+    """a LayerNorm after every hidden Linear layer"""
     net_arch: str = "mlp"
     """network architecture (see rlzero.agents.networks)"""
 
@@ -70,8 +86,10 @@ class DQNConfig:
             "batch_size",
             "gradient_steps",
             "target_update_interval",
+            "tau",
+            "n_steps",
         )
-        check_unit_interval(self, "gamma", "exploration_fraction")
+        check_unit_interval(self, "gamma", "exploration_fraction", "tau")
         if self.buffer_size < self.num_envs:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be >= num_envs ({self.num_envs})")
 
@@ -79,11 +97,10 @@ class DQNConfig:
 class DQN(Agent):
     """DQN agent: ``DQN("ZeroOut-v0", seed=0).learn(300_000)``; hyperparameters are :class:`DQNConfig`.
 
-    The defaults are tuned for ZeroOut: many boards per step and one large batch per step keep the
-    whole loop in a few big tensor operations (fast); one-hot observations (see networks), a discount
-    of 0.9 and a target network synced every 100 updates keep the greedy policy solved once it is
-    (seeds 0-9 solve by about 45k env steps and stay solved at every evaluation to 300k; see
-    benchmarks/README.md). For CartPole-v1 see the settings in benchmarks/compare_sb3.py.
+    The defaults suit ZeroOut: many boards per step and one large batch per step keep the whole loop
+    in a few big tensor operations; one-hot observations (see networks) and a discount of 0.9 keep
+    the greedy policy solved once it is. The CLIs start from the per-env presets in
+    :mod:`rlzero.agents.presets` (CartPole-v1 included), which turn on the options above.
     """
 
     name = "dqn"
@@ -92,11 +109,14 @@ class DQN(Agent):
 
     def _setup(self) -> None:
         cfg = self.config
-        self.q_net = build_network(cfg.net_arch, self.observation_space, self.n_actions, cfg.hidden_sizes)
+        self.q_net = build_network(
+            cfg.net_arch, self.observation_space, self.n_actions, cfg.hidden_sizes, cfg.layer_norm
+        )
         self.q_net.to(self.device)
         self.target_net = copy.deepcopy(self.q_net)
         self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, foreach=True)
         self.buffer = ReplayBuffer(cfg.buffer_size, self.observation_space.shape[0], self.device)
+        self.recent: deque[Step] = deque(maxlen=cfg.n_steps)  # the steps not yet stored
         self.exploration_rate = cfg.exploration_initial_eps
         self.n_updates = 0
 
@@ -117,8 +137,13 @@ class DQN(Agent):
         random_actions = torch.randint(0, self.n_actions, (n,), device=self.device, generator=self.generator)
         return torch.where(explore, random_actions, greedy)
 
+    def reset_env(self) -> torch.Tensor:
+        """Reset the envs; the steps not yet stored belong to the episodes that ended here."""
+        self.recent.clear()
+        return super().reset_env()
+
     def _collect(self) -> None:
-        """Act epsilon-greedily in every env at once and store the transitions."""
+        """Act epsilon-greedily in every env at once; store the transition that starts ``n_steps`` ago."""
         cfg = self.config
         self.exploration_rate = linear_schedule(
             cfg.exploration_initial_eps, cfg.exploration_final_eps, self.progress, cfg.exploration_fraction
@@ -126,20 +151,30 @@ class DQN(Agent):
         obs = self.last_obs
         with torch.no_grad():
             actions = self._act(obs, deterministic=False)
-        _, rewards, terminated, _, info = self.step_env(actions)
-        self.buffer.add(obs, actions, rewards, info["final_obs"], terminated)
+        _, rewards, terminated, truncated, info = self.step_env(actions)
+        self.recent.append(Step(obs, actions, rewards, info["final_obs"], terminated, truncated))
+        if len(self.recent) == cfg.n_steps:
+            self.buffer.add(n_step_transitions(self.recent, cfg.gamma))
 
     def _update(self, experience: None) -> Scalars:
         """Learn from replayed transitions, once collection has filled ``learning_starts`` of them."""
         cfg = self.config
         if self.num_timesteps < cfg.learning_starts:
             return {}
+        if cfg.anneal_lr:
+            set_learning_rate(self.optimizer, linear_schedule(cfg.learning_rate, 0.0, self.progress))
         for _ in range(cfg.gradient_steps):
             scalars = self._train_step()
             self.n_updates += 1
             if self.n_updates % cfg.target_update_interval == 0:
-                self.target_net.load_state_dict(self.q_net.state_dict())
+                self._update_target()
         return {**scalars, "charts/epsilon": self.exploration_rate}
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        """Move the target network ``tau`` of the way to the online network (``tau = 1``: copy it)."""
+        for target, online in zip(self.target_net.parameters(), self.q_net.parameters(), strict=True):
+            target.lerp_(online, self.config.tau)
 
     def _train_step(self) -> Scalars:
         """One gradient step on a sampled batch: regress Q(s, a) on the double-DQN target."""
@@ -153,7 +188,7 @@ class DQN(Agent):
                 next_q = next_q_target.gather(1, next_actions).squeeze(1)
             else:
                 next_q = next_q_target.max(dim=1).values
-            target = batch.rewards + cfg.gamma * (1.0 - batch.terminated) * next_q
+            target = batch.rewards + batch.discounts * (1.0 - batch.terminated) * next_q
         q = self.q_net(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         loss = F.smooth_l1_loss(q, target)
         self.optimizer.zero_grad(set_to_none=True)

@@ -83,21 +83,25 @@ class ObservationEncoder(nn.Module):
         return F.embedding_bag(index, table, mode="sum") + linear.bias
 
 
-def mlp(sizes: Sequence[int]) -> nn.Sequential:
-    """Linear layers of the given widths with ReLU between and after them."""
+def mlp(sizes: Sequence[int], layer_norm: bool = False) -> nn.Sequential:
+    """Linear layers of the given widths with ReLU between and after them, each Linear followed by a
+    LayerNorm if ``layer_norm`` (which keeps a Q-network's features bounded as its targets move: the
+    stabiliser of PQN, Gallici et al. 2024)."""
     layers: list[nn.Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        layers += [nn.Linear(n_in, n_out), *([nn.LayerNorm(n_out)] if layer_norm else []), nn.ReLU()]
     return nn.Sequential(*layers)
 
 
 class MLPNetwork(nn.Module):
     """Encoded observation -> hidden ReLU layers (``features``) -> linear ``head``."""
 
-    def __init__(self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int]) -> None:
+    def __init__(
+        self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int], layer_norm: bool = False
+    ) -> None:
         super().__init__()
         self.encoder = ObservationEncoder(space)
-        self.features = mlp([self.encoder.out_dim, *hidden_sizes])
+        self.features = mlp([self.encoder.out_dim, *hidden_sizes], layer_norm)
         self.head = nn.Linear(hidden_sizes[-1], n_outputs)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -109,7 +113,11 @@ class MLPNetwork(nn.Module):
 
 
 def build_network(
-    arch: str, observation_space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int]
+    arch: str,
+    observation_space: spaces.Box,
+    n_outputs: int,
+    hidden_sizes: Sequence[int],
+    layer_norm: bool = False,
 ) -> nn.Module:
     """The network an agent's hyperparameters ask for, sized for the given spaces."""
     if arch not in NETWORK_ARCHS:
@@ -117,7 +125,7 @@ def build_network(
     if not hidden_sizes:
         raise ValueError("hidden_sizes needs at least one layer width")
     network_class = SlotNetwork if arch == "slot" else MLPNetwork
-    return network_class(observation_space, n_outputs, hidden_sizes)
+    return network_class(observation_space, n_outputs, hidden_sizes, layer_norm)
 
 
 class SlotNetwork(nn.Module):
@@ -133,7 +141,9 @@ class SlotNetwork(nn.Module):
 
     values: torch.Tensor
 
-    def __init__(self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int]) -> None:
+    def __init__(
+        self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int], layer_norm: bool = False
+    ) -> None:
         super().__init__()
         low, high = np.asarray(space.low), np.asarray(space.high)
         n_values = int(high.max() - low.min()) + 1 if np.all(np.isfinite(high)) else 0
@@ -150,7 +160,7 @@ class SlotNetwork(nn.Module):
         width = hidden_sizes[-1]
         self.register_buffer("values", torch.arange(int(low.min()), int(low.min()) + n_values).float())
         self.features = nn.ModuleDict(
-            {"slot": mlp([n_values, *hidden_sizes]), "mix": mlp([3 * width, width])}
+            {"slot": mlp([n_values, *hidden_sizes], layer_norm), "mix": mlp([3 * width, width], layer_norm)}
         )
         self.head = nn.Linear(width, 1)
 

@@ -36,7 +36,16 @@ import numpy as np
 from rlzero.agents.dqn import DQNConfig
 from rlzero.agents.presets import preset_for
 from rlzero.agents.registry import AGENTS, is_sb3
-from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, parse_budgets, positive_int
+from rlzero.cli import (
+    ArgumentParser,
+    UsageError,
+    check_env_id,
+    fail,
+    flatten_seeds,
+    parse_budgets,
+    positive_int,
+    seed_range,
+)
 from rlzero.experiment import Trial, run
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves, plot_profiles
@@ -63,7 +72,14 @@ ENVS = (
     "ZeroOutFewestSteps-v0",
     "CartPole-v1",
 )
-BUDGETS: dict[str, int] = {env_id: 200_000 for env_id in ENVS}
+BUDGETS: dict[str, int] = {
+    "ZeroOut-v0": 100_000,
+    "ZeroOutCountdown-v0": 100_000,
+    "ZeroOutInOrder-v0": 200_000,
+    "ZeroOutLarge-v0": 200_000,
+    "ZeroOutFewestSteps-v0": 100_000,
+    "CartPole-v1": 200_000,
+}
 """Env steps per trial, the same for every agent on an env (``--budget ENV=STEPS`` overrides)."""
 EVALUATIONS = 20
 SB3_DQN_REPLAY_RATIO = 8
@@ -84,7 +100,7 @@ VARIANTS: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
 OURS = ("dqn", "dqn-rr8", "reinforce")
 SAME_FAMILY = {"dqn": "sb3-dqn", "dqn-rr8": "sb3-dqn", "reinforce": "sb3-a2c"}
 """The SB3 baseline each of ours is compared with on env-steps/s (value-based; on-policy gradient)."""
-QUICK = {"budget": 2_048, "evaluations": 2, "episodes": 20, "seeds": 1}
+QUICK = {"budget": 2_048, "evaluations": 2, "episodes": 20, "seeds": [0]}
 
 
 def build_parser() -> ArgumentParser:
@@ -92,7 +108,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--agents", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--envs", nargs="+", default=list(ENVS), help="env ids (default: %(default)s)")
     parser.add_argument(
-        "--seeds", type=positive_int, default=None, help="seeds 0..N-1 (default 10; --quick 1)"
+        "--seeds", nargs="+", type=seed_range, default=None, help="e.g. 10-19 (the default; --quick: 0)"
     )
     parser.add_argument("--budget", nargs="+", default=[], metavar="ENV=STEPS", help="an env's budget")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads per trial (default 1)")
@@ -188,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, BackendUnavailable) as exc:
         fail(parser, str(exc))
     quick = QUICK if args.quick else {}
-    seeds = range(args.seeds or quick.get("seeds", 10))
+    seeds = flatten_seeds(args.seeds) if args.seeds else quick.get("seeds", list(range(10, 20)))
     budget = {e: budgets.get(e, quick.get("budget", BUDGETS.get(e, 100_000))) for e in args.envs}
     labels = list(dict.fromkeys(args.agents))
     cells, trials = [], []

@@ -24,19 +24,21 @@ def test_episode_stats_on_the_batched_env() -> None:
     _, info = env.reset(seed=0, options={"boards": boards})
     stats = EpisodeStats(3, torch.device("cpu"))
     stats.reset(info)
-    running = torch.ones(3, dtype=torch.bool)
     # Every pick pays -1. Board 0: a wasted pick, then its two nonzero slots (return -3 against an
     # optimum of -2: normalized 0.5); board 1 starts all zero (ends at once, no normalized return);
-    # board 2 is cleared by its first pick (optimal: 1.0). Only each board's first episode counts.
-    for actions in ([1, 0, 0], [0, 0, 0], [9, 0, 0]):
+    # board 2 is cleared by its first pick (optimal: 1.0). Boards 1 and 2 then start new episodes,
+    # which have not ended when the statistics are read.
+    _, rewards, terminated, truncated, info = env.step(torch.tensor([1, 0, 0]))
+    stats.step(rewards, terminated, truncated, info)
+    first = {"charts/episodic_return": -1.0, "charts/episodic_length": 1.0, "charts/normalized_return": 1.0}
+    assert stats.pop() == first
+    for actions in ([0, 5, 5], [9, 5, 5]):
         _, rewards, terminated, truncated, info = env.step(torch.tensor(actions))
-        stats.step(rewards, terminated, truncated, info, counted=running)
-        running &= ~(terminated | truncated)
-    assert not running.any()
+        stats.step(rewards, terminated, truncated, info)
     metrics = stats.pop()
-    assert metrics["charts/episodic_return"] == pytest.approx(-5 / 3)
-    assert metrics["charts/episodic_length"] == pytest.approx(5 / 3)
-    assert metrics["charts/normalized_return"] == pytest.approx(0.75)
+    assert metrics["charts/episodic_return"] == -3.0
+    assert metrics["charts/episodic_length"] == 3.0
+    assert metrics["charts/normalized_return"] == pytest.approx(0.5)
     assert stats.pop() == {}  # popped: nothing since
 
 
@@ -53,20 +55,14 @@ def test_episode_stats_exact_figures() -> None:
     stats.step(
         torch.tensor([1.0, 1.0]), torch.tensor([True, False]), no, {"optimal_return": torch.tensor([3, 5])}
     )
-    stats.end(torch.tensor([False, True]))  # a rollout cut counts env 1's episode under way
+    stats.step(
+        torch.tensor([9.0, 4.0]), no, torch.tensor([False, True]), {"optimal_return": torch.tensor([3, 5])}
+    )
     metrics = stats.pop()
-    # Env 0: return 1 over 3 steps against 2 (normalized 0.5); env 1: return 1 over 1 step against 5.
-    assert metrics["charts/episodic_return"] == 1.0
-    assert metrics["charts/episodic_length"] == 2.0
-    assert metrics["charts/normalized_return"] == pytest.approx((0.5 + 0.2) / 2)
-
-
-def test_only_counted_rows_join_the_statistics() -> None:
-    stats = EpisodeStats(2, torch.device("cpu"))
-    stats.reset({})
-    done = torch.tensor([True, True])
-    stats.step(torch.tensor([3.0, 5.0]), done, ~done, {}, counted=torch.tensor([False, True]))
-    assert stats.pop() == {"charts/episodic_return": 5.0, "charts/episodic_length": 1.0}
+    # Env 0: return 1 over 3 steps against 2 (normalized 0.5); env 1: return 5 over 2 steps against 5.
+    assert metrics["charts/episodic_return"] == 3.0
+    assert metrics["charts/episodic_length"] == 2.5
+    assert metrics["charts/normalized_return"] == pytest.approx((0.5 + 1.0) / 2)
 
 
 # ---------------------------------------------------------------- learn continues
@@ -130,7 +126,7 @@ def test_second_reinforce_learn_continues_where_the_first_stopped() -> None:
     agent._update = update  # type: ignore[method-assign]
     agent.learn(2_000, reset_num_timesteps=False)
     assert agent.num_timesteps >= steps + 2_000
-    assert seeds[0] == 0 and set(seeds[1:]) == {None}  # a fresh episode per rollout, seeded once
+    assert seeds == [0]  # reset once, seeded: every rollout goes on from where the last stopped
     # The learning rate decays over the combined budget (SB3's progress: steps / total): the second
     # call starts about halfway down, never at the initial rate, and keeps decaying.
     assert rates[0] < 0.6 * agent.config.learning_rate

@@ -7,7 +7,7 @@ import torch
 import rlzero
 import rlzero.agents.dqn as dqn_module
 from rlzero.agents import DQN
-from rlzero.agents.buffers import ReplayBuffer
+from rlzero.agents.buffers import ReplayBuffer, Step, Transitions, n_step_transitions
 
 # Everything the learning test depends on is spelled out, so that changes to DQNConfig's defaults do not
 # change what this test measures. Solved by ~30k steps on seeds 0-5, and still solved at 100k.
@@ -79,11 +79,14 @@ def td_loss_on(agent, terminated, reward=0.5, action=0):
     next_obs = obs.clone()
     next_obs[:, action] = 0
     buffer.add(
-        obs,
-        torch.full((8,), action),
-        torch.full((8,), reward),
-        next_obs,
-        torch.full((8,), terminated, dtype=torch.bool),
+        Transitions(
+            obs,
+            torch.full((8,), action),
+            torch.full((8,), reward),
+            next_obs,
+            torch.full((8,), terminated, dtype=torch.bool),
+            torch.full((8,), agent.config.gamma),
+        )
     )
     agent.buffer = buffer
     return agent._train_step()
@@ -179,6 +182,79 @@ def test_stored_transitions_never_cross_a_reset(monkeypatch):
 
 
 # ---------------------------------------------------------------- other envs
+def test_n_step_transitions_stop_at_the_episode_end():
+    """Env 0 runs on, env 1 terminates at its second step, env 2 is truncated at its first."""
+    gamma = 0.5
+    never = torch.zeros(3, dtype=torch.bool)
+    steps = [
+        Step(
+            obs=torch.full((3, 1), 10 * k),
+            actions=torch.full((3,), k),
+            rewards=torch.tensor(rewards),
+            next_obs=torch.full((3, 1), 10 * k + 1),
+            terminated=torch.tensor(terminated),
+            truncated=torch.tensor(truncated),
+        )
+        for k, (rewards, terminated, truncated) in enumerate(
+            [
+                ([1.0, 1.0, 3.0], [False, False, False], [False, False, True]),
+                ([1.0, 2.0, 7.0], [False, True, False], [False, False, False]),
+                ([1.0, 5.0, 7.0], never.tolist(), never.tolist()),
+            ]
+        )
+    ]
+    out = n_step_transitions(steps, gamma)
+    assert out.obs.tolist() == [[0], [0], [0]] and out.actions.tolist() == [0, 0, 0]
+    assert out.rewards.tolist() == [1.75, 2.0, 3.0]  # 1 + .5 + .25; 1 + .5 * 2; 3
+    assert out.next_obs.tolist() == [[21], [11], [1]]  # where each sum stops
+    assert out.terminated.tolist() == [False, True, False]  # only env 1 stops bootstrapping
+    assert out.discounts.tolist() == [0.125, 0.25, 0.5]
+    one = n_step_transitions(steps[:1], gamma)  # n = 1 is the one-step transition
+    assert one.rewards.tolist() == [1.0, 1.0, 3.0] and one.discounts.tolist() == [0.5] * 3
+
+
+def test_n_step_agent_stores_sums_of_real_steps(monkeypatch):
+    """With n_steps=3 each stored row starts at a real state and sums rewards of its own episode."""
+    RecordingBuffer.instances = []
+    monkeypatch.setattr(dqn_module, "ReplayBuffer", RecordingBuffer)
+    kwargs = {"size": 4, "max_value": 2, "max_steps": 4}
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", env_kwargs=kwargs, n_steps=3, gamma=0.5, **TINY)
+    agent.learn(800)
+    (buffer,) = RecordingBuffer.instances
+    n = buffer.size
+    assert n == (800 // 16 - 2) * 16  # the first two iterations only fill the window
+    discounts = buffer.discounts[:n]
+    assert set(discounts.tolist()) <= {0.5, 0.25, 0.125}
+    assert (discounts == 0.125).any() and (discounts > 0.125).any()
+    # ZeroOut pays +1 or -1 a step, so a k-step sum is one of the sums of k such discounted terms.
+    rewards, steps_used = buffer.rewards[:n], torch.log2(1 / discounts).round().long()
+    for k in (1, 2, 3):
+        sums = {sum((2 * b - 1) * 0.5**i for i, b in enumerate(bits)) for bits in np.ndindex(*(2,) * k)}
+        assert set(rewards[steps_used == k].tolist()) <= sums, k
+
+
+def test_polyak_target_moves_tau_of_the_way():
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", tau=0.25, **TINY)
+    before = [p.clone() for p in agent.target_net.parameters()]
+    with torch.no_grad():
+        for p in agent.q_net.parameters():
+            p.add_(1.0)
+    agent._update_target()
+    for old, new, online in zip(before, agent.target_net.parameters(), agent.q_net.parameters(), strict=True):
+        assert torch.allclose(new, old + 0.25 * (online - old))
+    agent.config.tau = 1.0
+    agent._update_target()
+    pairs = zip(agent.target_net.parameters(), agent.q_net.parameters(), strict=True)
+    assert all(torch.equal(target, online) for target, online in pairs)
+
+
+def test_layer_norm_and_annealed_learning_rate():
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", layer_norm=True, anneal_lr=True, **TINY)
+    assert sum(isinstance(m, torch.nn.LayerNorm) for m in agent.q_net.modules()) == 2
+    agent.learn(800)
+    assert agent.optimizer.param_groups[0]["lr"] < agent.config.learning_rate * 0.05
+
+
 def test_dqn_trains_on_cartpole_through_the_numpy_adapter():
     agent = DQN(
         "CartPole-v1",
@@ -241,6 +317,9 @@ def test_unknown_hyperparameter_lists_valid_ones():
         ({"num_envs": 0}, "num_envs"),
         ({"buffer_size": 8, "num_envs": 16}, "buffer_size"),
         ({"target_update_interval": 0}, "target_update_interval"),
+        ({"tau": 0.0}, "tau"),
+        ({"tau": 1.5}, "tau"),
+        ({"n_steps": 0}, "n_steps"),
     ],
 )
 def test_bad_hyperparameter_values_are_value_errors(hparams, name):
@@ -259,11 +338,14 @@ def test_replay_buffer_wraps_around():
     for start in (0, 4, 8, 12):  # rows of 4 into a capacity of 10: 4, 8, 10 (wrapped), 10
         ids = torch.arange(start, start + 4)
         buffer.add(
-            torch.stack([ids, ids], dim=1),
-            ids,
-            ids.float(),
-            torch.stack([ids, -ids], dim=1),
-            ids % 2 == 0,
+            Transitions(
+                torch.stack([ids, ids], dim=1),
+                ids,
+                ids.float(),
+                torch.stack([ids, -ids], dim=1),
+                ids % 2 == 0,
+                ids.float() / 100,
+            )
         )
     # Row i holds the most recent id congruent to i mod 10: ids 10..15 overwrote 0..5.
     expected = torch.tensor([10, 11, 12, 13, 14, 15, 6, 7, 8, 9])
@@ -274,12 +356,13 @@ def test_replay_buffer_wraps_around():
     assert torch.equal(buffer.obs, torch.stack([expected, expected], dim=1).float())
     assert torch.equal(buffer.next_obs, torch.stack([expected, -expected], dim=1).float())
     assert torch.equal(buffer.terminated, (expected % 2 == 0).float())
+    assert torch.equal(buffer.discounts, expected.float() / 100)
 
 
 def test_replay_buffer_partial_fill_and_sampling():
     buffer = ReplayBuffer(10, 1, torch.device("cpu"))
     ids = torch.arange(3)
-    buffer.add(ids[:, None], ids, ids.float(), ids[:, None], torch.zeros(3, dtype=torch.bool))
+    buffer.add(Transitions(ids[:, None], ids, ids.float(), ids[:, None], ids < 0, ids.float()))
     assert (buffer.size, buffer.pos) == (3, 3)
     generator = torch.Generator().manual_seed(0)
     batch = buffer.sample(200, generator)
@@ -287,8 +370,9 @@ def test_replay_buffer_partial_fill_and_sampling():
     assert set(batch.actions.tolist()) == {0, 1, 2}
     assert torch.equal(batch.rewards, batch.actions.float())
     assert torch.equal(batch.obs[:, 0], batch.actions.float())
+    assert torch.equal(batch.discounts, batch.actions.float())
     # One add larger than what is left before the end wraps in the same call.
     more = torch.arange(3, 11)
-    buffer.add(more[:, None], more, more.float(), more[:, None], torch.zeros(8, dtype=torch.bool))
+    buffer.add(Transitions(more[:, None], more, more.float(), more[:, None], more < 0, more.float()))
     assert (buffer.size, buffer.pos) == (10, 1)
     assert buffer.actions.tolist() == [10, 1, 2, 3, 4, 5, 6, 7, 8, 9]

@@ -11,13 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import rlzero
 from rlzero.agents import Reinforce, agent_class, load_agent
-from rlzero.agents.reinforce import (
-    first_episode_mask,
-    first_episode_returns,
-    log_softmax,
-    reward_to_go,
-    sample_categorical,
-)
+from rlzero.agents.reinforce import log_softmax, reward_to_go, rollout_returns, sample_categorical
 from rlzero.train import main as train_main
 
 # A crafted rollout, 5 steps (rows) of 3 envs (columns), gamma = 0.5.
@@ -58,7 +52,7 @@ LEARNING_CONFIG = {
     "max_grad_norm": 0.5,
     "normalize_advantage": True,
     "anneal_lr": True,
-    "max_rollout_steps": 12,
+    "rollout_steps": 16,
     "hidden_sizes": (32,),
     "net_arch": "mlp",
 }
@@ -79,28 +73,23 @@ def test_reward_to_go_restarts_at_episode_ends() -> None:
     torch.testing.assert_close(reward_to_go(REWARDS, DONES, GAMMA), expected)
 
 
-def test_only_each_envs_first_episode_counts() -> None:
+def test_rollout_returns_bootstrap_where_cut_and_end_where_terminated() -> None:
+    next_values = torch.full_like(REWARDS, 10.0)  # V of the state each step led to
     expected = torch.tensor(
         [
-            [True, True, True],
-            [True, True, False],
-            [False, True, False],
-            [False, True, False],
-            [False, True, False],
+            [1 + 0.5 * 2, -1 - 0.5 + 0.25 + 0.125 + 0.0625, 4.0],
+            [2.0, -1 + 0.5 + 0.25 + 0.125, 1 + 0.5 * 4],
+            # env 0's second episode runs past the rollout: bootstrapped from V at the last step
+            [4 + 0.5 * 18.5, 1 + 0.5 + 0.25, 1 + 0.5 * 6],
+            [8 + 0.5 * 21, 1 + 0.5, 1 + 0.5 * 10],  # env 2 truncated here: bootstrapped
+            [16 + 0.5 * 10, 1.0, 1 + 0.5 * 10],  # env 1 terminated at the last step: not
         ]
     )
-    assert torch.equal(first_episode_mask(DONES), expected)
-
-
-def test_truncated_episodes_bootstrap_from_the_value_of_their_last_state() -> None:
-    # env 1's first episode is cut by the time limit at t=1; env 0's terminates at t=1.
-    rewards = torch.tensor([[1.0, 1.0], [1.0, 1.0], [5.0, 5.0]])
-    dones = torch.tensor([[False, False], [True, True], [False, False]])
-    truncated = torch.tensor([[False, False], [False, True], [False, False]])
-    next_values = torch.tensor([100.0, 10.0])  # V of the state each first episode ended in
-    returns, mask = first_episode_returns(rewards, dones, truncated, next_values, GAMMA)
-    assert torch.equal(mask, torch.tensor([[True, True], [True, True], [False, False]]))
-    torch.testing.assert_close(returns[mask].view(2, 2), torch.tensor([[1.5, 1 + 0.5 * 6], [1.0, 6.0]]))
+    torch.testing.assert_close(rollout_returns(REWARDS, TERMINATED, TRUNCATED, next_values, GAMMA), expected)
+    # A step both terminated and truncated is terminal: nothing is bootstrapped there.
+    both = TRUNCATED.clone()
+    both[1, 0] = True
+    torch.testing.assert_close(rollout_returns(REWARDS, TERMINATED, both, next_values, GAMMA), expected)
 
 
 def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
@@ -113,15 +102,18 @@ def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
     torch.testing.assert_close(frequencies, probs, atol=0.01, rtol=0)
 
 
-def test_rollout_holds_exactly_one_whole_episode_per_env() -> None:
-    agent = Reinforce("ZeroOut-v0", device="cpu", seed=3, num_envs=32)
-    rollout = agent._collect()
-    mask = first_episode_mask(rollout.dones)
-    lengths = mask.sum(0)
-    # every env's first episode ends inside the rollout, at the last step it keeps
-    assert bool(rollout.dones[lengths - 1, torch.arange(32)].all())
-    assert rollout.dones.shape[0] == int(lengths.max())
-    assert agent.num_timesteps == 32 * rollout.dones.shape[0]
+def test_rollouts_have_a_fixed_length_and_go_on_from_each_other() -> None:
+    agent = Reinforce("ZeroOut-v0", device="cpu", seed=3, num_envs=32, rollout_steps=7)
+    first = agent._collect()
+    assert first.obs.shape == (7, 32, 10) and first.rewards.shape == (7, 32)
+    assert agent.num_timesteps == 7 * 32
+    where_it_stopped = agent.last_obs.clone()
+    second = agent._collect()
+    assert torch.equal(second.obs[0], where_it_stopped)
+    # Within a rollout each step starts where the last one led, or on a fresh board after an end.
+    ended = first.terminated | first.truncated
+    continues = ~ended[:-1]
+    assert torch.equal(first.obs[1:][continues], first.final_obs[:-1][continues])
 
 
 def test_registered_and_stochastic_actions_follow_the_seed() -> None:

@@ -21,6 +21,7 @@ from rlzero import finetune, train
 from rlzero.agents.base import Agent
 from rlzero.agents.checkpoint import CheckpointError, load_checkpoint
 from rlzero.agents.dqn import DQN
+from rlzero.agents.presets import preset_for
 from rlzero.agents.reinforce import Reinforce
 from rlzero.agents.transfer import STRATEGIES, transfer
 from rlzero.evaluation import evaluate
@@ -318,7 +319,8 @@ def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[st
     assert (report["agent"], report["source"], report["target"]) == ("dqn", "ZeroOut-v0", "ZeroOutInOrder-v0")
     assert report["strategy"] == "freeze" and report["total_timesteps"] == 3000
     # Both arms train at the same (preset) learning rate: only the starting weights differ.
-    assert report["learning_rate"] == pytest.approx(DQN.config_class().learning_rate)
+    preset = preset_for("dqn", "ZeroOutInOrder-v0")[1].hparams  # both arms train at the target's rate
+    assert report["learning_rate"] == pytest.approx(preset["learning_rate"])
     assert report["failed"] == []
     assert isinstance(report["verdict"], str) and report["verdict"]
     for arm in ("finetuned", "scratch"):
@@ -337,7 +339,8 @@ def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[st
             assert curve[-1]["env_steps"] >= 3000
             assert seed[arm] == curve_summary(curve, NORMALIZED)
         moved = seed["transfer"]
-        q_params = ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias"]
+        # The preset's body: Linear, LayerNorm, ReLU, Linear, LayerNorm, ReLU.
+        q_params = [f"features.{i}.{p}" for i in (0, 1, 3, 4) for p in ("weight", "bias")]
         assert moved["frozen"] == {"q_net": q_params, "target_net": q_params}
         assert moved["trainable"] == {"q_net": HEAD, "target_net": HEAD}
         assert moved["reinitialised"] == {"q_net": [], "target_net": []}
@@ -382,6 +385,7 @@ def test_train_init_from_starts_from_the_saved_weights(tmp_path: Path) -> None:
         "--set",
         "num_envs=32",
         "hidden_sizes=16,16",
+        "layer_norm=false",  # the source's architecture (the preset's has LayerNorm)
         "learning_starts=1000000",
         "buffer_size=1000",
         "--eval-episodes",
