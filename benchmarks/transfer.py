@@ -40,12 +40,11 @@ from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_tri
 
 SOURCE = "ZeroOut-v0"
 BUDGETS = {
-    "ZeroOutCountdown-v0": 200_000,
-    "ZeroOutInOrder-v0": 300_000,
-    "ZeroOutLarge-v0": 200_000,
-    "ZeroOutFewestSteps-v0": 200_000,
+    target: 100_000
+    for target in ("ZeroOutCountdown-v0", "ZeroOutInOrder-v0", "ZeroOutLarge-v0", "ZeroOutFewestSteps-v0")
 }
-"""Env steps per arm and seed on each target; pretraining uses the source's preset budget."""
+"""Env steps per arm and seed on each target (the targets' preset budgets); pretraining uses the
+source's preset budget."""
 SIZE_AGNOSTIC = {"ZeroOutLarge-v0"}
 """Targets whose board size differs from the source's: only the slot network carries weights there."""
 QUICK = {"budget": 4_000, "pretrain": 8_000, "episodes": 10, "seeds": [0]}
