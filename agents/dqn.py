@@ -4,11 +4,12 @@ Read top to bottom it is the algorithm as taught: act epsilon-greedily in every 
 the transitions, sample a batch, regress Q(s, a) on r + gamma * Q_target(s', argmax_a Q(s', a)),
 step the optimizer, and move the target network towards the online one every few updates.
 
-Three options of the later literature, off by default (the presets turn them on where they help):
+Options of the later literature, off by default (the presets turn them on where they help):
 ``n_steps`` returns (Sutton 1988; Rainbow, Hessel et al. 2018) carry a reward back n steps per
 update instead of one; ``tau < 1`` makes the target a Polyak average of the online network (a
 slowly moving target instead of a jump every few thousand steps); ``layer_norm`` normalises every
-hidden layer (PQN, Gallici et al. 2024), which keeps the features bounded as the targets move.
+hidden layer (PQN, Gallici et al. 2024), which keeps the features bounded as the targets move;
+``anneal_lr`` decays the step size to 0 over the budget, so a policy that is good stays put.
 
 Bootstrapping: the env autoresets in SAME_STEP mode, so each step's ``info["final_obs"]`` is the state
 the action led to. Terminal transitions do not bootstrap; truncated ones do (the time limit is not
