@@ -2,8 +2,18 @@
 
 :class:`Agent` owns what is the same for every algorithm: the hyperparameter dataclass, seeding, the
 batched env, the loop of :meth:`Agent.learn` (callbacks, metric reports, interruption, and the state
-that lets a second ``learn`` continue), ``predict``, ``save`` and ``load``. An algorithm subclass
-supplies only its own parts:
+that lets a second ``learn`` continue), ``predict``, ``save`` and ``load``.
+
+An agent is a group of **members**: ``seed=[0, 1, 2]`` trains three independent agents in one process,
+each with its own weights, optimizer state, buffers, random draws and env boards; ``seed=0`` is the
+group of one. Every tensor an algorithm handles has the members as its leading dimension (observations
+``(members, num_envs, ...)``, network weights ``(members, ...)``), and every random draw comes from
+``self.streams``, one counter-based stream per member (:class:`rlzero.envs.streams.Streams`), so a
+member's run never depends on who else is in its group. Members may differ in their float
+hyperparameters (``members=[{"learning_rate": 1e-3}, ...]``; :meth:`Agent.hparam` gives them as a
+``(members,)`` tensor); every other field fixes shapes or control flow and is shared.
+
+An algorithm subclass supplies only its own parts:
 
 * ``config_class``: its hyperparameters as a documented dataclass;
 * ``_setup``: build networks, optimizers and buffers from ``self.config``;
@@ -23,7 +33,7 @@ import random
 import time
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -36,13 +46,19 @@ from torch import nn
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.checkpoint import CheckpointError, check_weights, load_checkpoint, save_checkpoint
 from rlzero.agents.device import resolve_device
-from rlzero.agents.vec_env import make_vec_env
+from rlzero.agents.networks import load_member, member_state_dict
+from rlzero.agents.vec_env import make_vec_env, member_row_seeds
 from rlzero.envs import normalized_return
+from rlzero.envs.streams import Streams
 
 AgentT = TypeVar("AgentT", bound="Agent")
 Scalars = dict[str, "torch.Tensor | float"]
-"""What ``_update`` reports: losses and such by TensorBoard tag, as 0-d tensors (read back only when
-a report is due, so no host/device sync per update) or floats."""
+"""What ``_update`` reports: losses and such by TensorBoard tag, as ``(members,)`` tensors (read back
+only when a report is due, so no host/device sync per update) or floats shared by every member."""
+
+AGENT_STREAM = 1 << 31
+"""Member ``m``'s stream is keyed by ``seed * 2**32 + AGENT_STREAM``: a key no board of any seed has
+(board ``i`` of seed ``s`` is keyed by ``s * 2**32 + i``)."""
 
 
 def make_config(config_class: type, hparams: Mapping[str, Any]) -> Any:
@@ -56,6 +72,22 @@ def make_config(config_class: type, hparams: Mapping[str, Any]) -> Any:
         )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in hparams.items()}
     return config_class(**values)
+
+
+def make_member_configs(
+    config_class: type, hparams: Mapping[str, Any], members: Sequence[Mapping[str, Any]]
+) -> list[Any]:
+    """One config per member: ``hparams`` with each member's overrides on top. Only float fields may
+    differ between members (the others fix shapes or control flow); ValueError names any other."""
+    configs = [make_config(config_class, {**hparams, **member}) for member in members]
+    hints = typing.get_type_hints(config_class)
+    for f in dataclasses.fields(config_class):
+        values = {repr(getattr(c, f.name)) for c in configs}
+        if len(values) > 1 and hints[f.name] is not float:
+            raise ValueError(
+                f"members may differ in float hyperparameters only; {f.name} takes {sorted(values)}"
+            )
+    return configs
 
 
 def check_positive(config: Any, *names: str) -> None:
@@ -92,24 +124,26 @@ def package_version() -> str:
 
 
 class EpisodeStats:
-    """Finished-episode statistics of a batched env, tracked on device as Gymnasium's
-    ``RecordEpisodeStatistics`` does, and read back once per report.
+    """Finished-episode statistics of a batched env, per member, tracked on device as Gymnasium's
+    ``RecordEpisodeStatistics`` does, and read back once per report. Tensors are ``(members, num_envs)``.
 
     Returns and lengths come from the rewards and done flags; the normalized return also needs each
     episode's optimum, which envs that know it (ZeroOut) give as ``info["optimal_return"]`` on reset
     and on every step (for the episode under way after the step). Elsewhere it is not reported.
     """
 
-    def __init__(self, num_envs: int, device: torch.device) -> None:
-        self.returns = torch.zeros(num_envs, device=device)
-        self.lengths = torch.zeros(num_envs, device=device)
-        self.optimal = torch.full((num_envs,), torch.nan, device=device)
-        self.sums = torch.zeros(5, device=device)  # episodes, return, length, normalized, normalized count
+    def __init__(self, members: int, num_envs: int, device: torch.device) -> None:
+        self.returns = torch.zeros((members, num_envs), device=device)
+        self.lengths = torch.zeros_like(self.returns)
+        self.optimal = torch.full_like(self.returns, torch.nan)
+        # per member: episodes, return, length, normalized, normalized count
+        self.sums = torch.zeros((members, 5), device=device)
 
     def _optimum(self, info: Mapping[str, Any]) -> torch.Tensor:
         if "optimal_return" not in info:
             return torch.full_like(self.optimal, torch.nan)
         optimal = torch.as_tensor(info["optimal_return"], device=self.optimal.device).float()
+        optimal = optimal.view_as(self.optimal)
         return optimal.where(optimal != 0, torch.nan)  # an all-zero start has no normalized return
 
     def reset(self, info: Mapping[str, Any]) -> None:
@@ -125,7 +159,9 @@ class EpisodeStats:
         truncated: torch.Tensor,
         info: Mapping[str, Any],
     ) -> None:
-        """Account one env step; the episodes that ended in it join the sums."""
+        """Account one env step (tensors of ``members * num_envs`` rows, in any shape); the episodes
+        that ended in it join the sums."""
+        rewards, terminated, truncated = (x.view_as(self.returns) for x in (rewards, terminated, truncated))
         self.returns += rewards
         self.lengths += 1
         done = terminated | truncated
@@ -134,32 +170,41 @@ class EpisodeStats:
         has_normalized = (~normalized.isnan()).float() * ended
         self.sums += torch.stack(
             [
-                ended.sum(),
-                (self.returns * ended).sum(),
-                (self.lengths * ended).sum(),
-                (normalized.nan_to_num(0.0) * has_normalized).sum(),
-                has_normalized.sum(),
-            ]
+                ended.sum(1),
+                (self.returns * ended).sum(1),
+                (self.lengths * ended).sum(1),
+                (normalized.nan_to_num(0.0) * has_normalized).sum(1),
+                has_normalized.sum(1),
+            ],
+            dim=1,
         )
         kept = (~done).float()
         self.returns *= kept
         self.lengths *= kept
         self.optimal = self._optimum(info)
 
-    def pop(self) -> dict[str, float]:
-        """Mean return, length and normalized return of the episodes since the last call (one sync)."""
-        episodes, ret, length, normalized, n_count = self.sums.tolist()
+    def pop(self) -> list[dict[str, float]]:
+        """Per member: mean return, length and normalized return of the episodes since the last call
+        (one sync for the whole group)."""
+        rows = self.sums.tolist()
         self.sums.zero_()
-        if episodes == 0:
-            return {}
-        metrics = {"charts/episodic_return": ret / episodes, "charts/episodic_length": length / episodes}
-        if n_count:
-            metrics["charts/normalized_return"] = normalized / n_count
-        return metrics
+        out = []
+        for episodes, ret, length, normalized, n_count in rows:
+            metrics = {}
+            if episodes:
+                metrics = {
+                    "charts/episodic_return": ret / episodes,
+                    "charts/episodic_length": length / episodes,
+                }
+                if n_count:
+                    metrics["charts/normalized_return"] = normalized / n_count
+            out.append(metrics)
+        return out
 
 
 class Agent(ABC):
-    """SB3-shaped API over a batched env on one device: ``learn``, ``predict``, ``save``, ``load``."""
+    """SB3-shaped API over a batched env on one device: ``learn``, ``predict``, ``save``, ``load``, for
+    one agent (``seed=0``) or a group of independent members (``seed=[0, 1, 2]``)."""
 
     name: ClassVar[str]
     config_class: ClassVar[type]
@@ -171,25 +216,36 @@ class Agent(ABC):
         env_id: str,
         *,
         device: str | torch.device = "auto",
-        seed: int = 0,
+        seed: int | Sequence[int] = 0,
         env_kwargs: Mapping[str, Any] | None = None,
+        members: Sequence[Mapping[str, Any]] | None = None,
         **hparams: Any,
     ) -> None:
-        self.config = make_config(self.config_class, hparams)
-        self.env_id, self.env_kwargs, self.seed = env_id, dict(env_kwargs or {}), int(seed)
+        self.seeds = [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+        if not self.seeds or any(s < 0 for s in self.seeds):
+            raise ValueError(f"seed must be an integer >= 0 or a non-empty list of them, got {seed!r}")
+        members = list(members) if members is not None else [{} for _ in self.seeds]
+        if len(members) != len(self.seeds):
+            raise ValueError(f"members gives {len(members)} overrides for {len(self.seeds)} seeds")
+        self.member_configs = make_member_configs(self.config_class, hparams, members)
+        self.config = self.member_configs[0]
+        """the hyperparameters every member shares (and member 0's floats)"""
+        self.n_members = len(self.seeds)
+        self.seed = self.seeds[0]
+        self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
         self.device = resolve_device(device)
         seed_everything(self.seed)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(self.seed)
-        self.env = make_vec_env(env_id, self.config.num_envs, self.device, self.env_kwargs)
+        self.streams = Streams.from_seeds([(s << 32) + AGENT_STREAM for s in self.seeds], self.device)
+        self.env = make_vec_env(env_id, self.config.num_envs * self.n_members, self.device, self.env_kwargs)
         # make_vec_env checked them: a flat Box and a Discrete space
         self.observation_space = typing.cast(spaces.Box, self.env.single_observation_space)
         self.n_actions = int(typing.cast(spaces.Discrete, self.env.single_action_space).n)
-        self.episode_stats = EpisodeStats(self.env.num_envs, self.device)
+        self.episode_stats = EpisodeStats(self.n_members, self.config.num_envs, self.device)
         self.num_timesteps = 0
-        """env steps taken, over every ``learn`` call since the last one with ``reset_num_timesteps``"""
+        """env steps each member took, over every ``learn`` call since the last one with
+        ``reset_num_timesteps``"""
         self.gradient_samples: torch.Tensor | int = 0
-        """samples that entered a gradient step over those env steps (see :attr:`replay_ratio`)"""
+        """samples per member that entered a gradient step over those env steps (see :attr:`replay_ratio`)"""
         self._total_timesteps = 0
         self._last_obs: torch.Tensor | None = None
         self._env_seeded = False
@@ -208,7 +264,7 @@ class Agent(ABC):
 
     @abstractmethod
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        """Actions for a batch of observations already on ``self.device``."""
+        """Actions ``(members, batch)`` for observations ``(members, batch, ...)`` on ``self.device``."""
 
     @abstractmethod
     def _collect(self) -> Any:
@@ -261,52 +317,81 @@ class Agent(ABC):
         """The envs' current observations: where the next step starts from."""
         return self._last_obs if self._last_obs is not None else self.reset_env()
 
+    def init_seeds(self, network: int) -> list[int]:
+        """The seed each member's ``network``-th network is initialised from (see ``build_network``)."""
+        return [(s << 32) + network for s in self.seeds]
+
+    def hparam(self, name: str) -> torch.Tensor:
+        """A float hyperparameter of every member, as a ``(members,)`` tensor on the agent's device."""
+        return torch.tensor([getattr(c, name) for c in self.member_configs], device=self.device)
+
+    def members_view(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows of the group's env, ``(members * num_envs, ...)``, as ``(members, num_envs, ...)``."""
+        return x.view(self.n_members, self.config.num_envs, *x.shape[1:])
+
     @property
     def replay_ratio(self) -> float:
         """Samples per env step that entered a gradient step: what makes env-steps/s comparable."""
         return float(self.gradient_samples) / max(self.num_timesteps, 1)
 
     def reset_env(self) -> torch.Tensor:
-        """Reset every env (seeded with ``seed`` the first time only) and return the observations."""
-        obs, info = self.env.reset(seed=None if self._env_seeded else self.seed)
+        """Reset every env (each member's seeded with its seed the first time only) and return the
+        observations, ``(members, num_envs, ...)``."""
+        seeds = None if self._env_seeded else member_row_seeds(self.env, self.seeds, self.config.num_envs)
+        obs, info = self.env.reset(seed=seeds)  # type: ignore[arg-type]  # a seed per row: Gymnasium's convention
         self._env_seeded = True
         self.episode_stats.reset(info)
-        self._last_obs = obs
-        return obs
+        self._last_obs = self.members_view(obs)
+        return self._last_obs
 
     def step_env(
         self, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """One step of every env: counts the env steps, tracks episodes, keeps the new observations."""
-        obs, rewards, terminated, truncated, info = self.env.step(actions)
-        self.num_timesteps += self.env.num_envs
+        """One step of every env, ``actions`` ``(members, num_envs)``: counts the env steps, tracks
+        episodes, keeps the new observations. Returns tensors ``(members, num_envs, ...)``, with
+        ``final_obs`` (and ``optimal_return`` where the env has it) in the info."""
+        obs, rewards, terminated, truncated, info = self.env.step(actions.flatten())
+        self.num_timesteps += self.config.num_envs
         self.episode_stats.step(rewards, terminated, truncated, info)
-        self._last_obs = obs
-        return obs, rewards, terminated, truncated, info
+        self._last_obs = self.members_view(obs)
+        keys = ("final_obs", "optimal_return")
+        shaped: dict[str, Any] = {k: self.members_view(info[k]) for k in keys if k in info}
+        view = self.members_view
+        return self._last_obs, view(rewards), view(terminated), view(truncated), shaped
 
     # ------------------------------------------------------------------ using a trained agent
 
     @torch.no_grad()
     def predict(self, obs: Any, deterministic: bool = True) -> tuple[Any, None]:
-        """SB3-style ``(actions, None)``: numpy in, numpy out; a tensor in, a tensor on its own device."""
+        """SB3-style ``(actions, None)``: numpy in, numpy out; a tensor in, a tensor on its own device.
+
+        One member takes one observation or a batch of them, as SB3's models do; a group takes
+        ``(members, batch, ...)``, a batch for each member.
+        """
         source = obs.device if isinstance(obs, torch.Tensor) else None
         tensor = torch.as_tensor(obs, device=self.device)
-        single = tensor.dim() == len(self.observation_space.shape)
-        actions = self._act(tensor.unsqueeze(0) if single else tensor, deterministic)
-        if single:
-            actions = actions.squeeze(0)
+        batch_shape = tensor.shape[: tensor.dim() - len(self.observation_space.shape)]
+        if self.n_members > 1 and (not batch_shape or batch_shape[0] != self.n_members):
+            raise ValueError(
+                f"a group of {self.n_members} members predicts from observations shaped (members, "
+                f"batch, *obs_shape), got shape {tuple(tensor.shape)}"
+            )
+        grouped = tensor.reshape(self.n_members, -1, *self.observation_space.shape)
+        actions = self._act(grouped, deterministic).reshape(batch_shape)
         return (actions.to(source) if source is not None else actions.cpu().numpy()), None
 
-    def metadata(self) -> dict[str, Any]:
-        """What a checkpoint needs to rebuild this agent, as plain data."""
+    def metadata(self, member: int = 0) -> dict[str, Any]:
+        """What a checkpoint needs to rebuild one member as an agent of its own, as plain data."""
         return {
             "agent": self.name,
             "env_id": self.env_id,
             "env_kwargs": self.env_kwargs,
-            "seed": self.seed,
+            "seed": self.seeds[member],
             "observation_shape": list(self.observation_space.shape),
             "n_actions": self.n_actions,
-            "hparams": {k: list(v) if isinstance(v, tuple) else v for k, v in self.config_dict().items()},
+            "hparams": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.config_dict(member).items()
+            },
             "num_timesteps": self.num_timesteps,
             "versions": {
                 "rlzero": package_version(),
@@ -315,14 +400,14 @@ class Agent(ABC):
             },
         }
 
-    def config_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.config)
+    def config_dict(self, member: int = 0) -> dict[str, Any]:
+        return dataclasses.asdict(self.member_configs[member])
 
-    def save(self, path: str | Path) -> Path:
-        """Write weights and metadata atomically (see :mod:`rlzero.agents.checkpoint`)."""
-        return save_checkpoint(
-            path, self.metadata(), {name: net.state_dict() for name, net in self.networks.items()}
-        )
+    def save(self, path: str | Path, member: int = 0) -> Path:
+        """Write one member's weights and metadata atomically, as the checkpoint of a single agent
+        (see :mod:`rlzero.agents.checkpoint`)."""
+        state_dicts = {name: member_state_dict(net, member) for name, net in self.networks.items()}
+        return save_checkpoint(path, self.metadata(member), state_dicts)
 
     def after_transfer(self) -> None:  # noqa: B027 (an optional hook, not an abstract one)
         """Called once pretrained weights are in place (see :mod:`rlzero.agents.transfer`)."""
@@ -333,18 +418,21 @@ class Agent(ABC):
         return typing.get_type_hints(cls.config_class)
 
     def init_from(self, path: str | Path) -> None:
-        """Start from the weights of a checkpoint (any agent of the same kind and architecture)."""
+        """Start every member from the weights of a checkpoint (any agent of the same kind and
+        architecture)."""
         self.load_weights(load_checkpoint(path, map_location=self.device)["state_dicts"])
 
     def load_weights(self, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
-        """Load every network's weights, or none: a missing or misshapen tensor is a CheckpointError."""
+        """Load one agent's weights (a checkpoint's) into every member, every network or none: a
+        missing or misshapen tensor is a CheckpointError."""
         missing = sorted(set(self.networks) - set(state_dicts))
         if missing:
             raise CheckpointError(f"checkpoint has no weights for {', '.join(missing)} of agent {self.name}")
         for name, net in self.networks.items():
-            check_weights(net, dict(state_dicts[name]), what=f"{self.name} {name}")
+            check_weights(member_state_dict(net, 0), dict(state_dicts[name]), what=f"{self.name} {name}")
         for name, net in self.networks.items():
-            net.load_state_dict(dict(state_dicts[name]))
+            for member in range(self.n_members):
+                load_member(net, member, dict(state_dicts[name]))
 
     @classmethod
     def load(cls: type[AgentT], path: str | Path, device: str | torch.device = "auto") -> AgentT:
@@ -385,18 +473,22 @@ class Reporter:
         """Report one iteration; False when the callback asks training to stop.
 
         When a report is due, the episode statistics and the tensors among ``scalars`` are read back
-        together: one host/device sync per ``log_interval`` env steps.
+        together: one host/device sync per ``log_interval`` env steps. Metrics go to the callback
+        per member (an empty list when no report is due).
         """
         env_steps = self.agent.num_timesteps
-        metrics: dict[str, float] = {}
+        metrics: list[dict[str, float]] = []
         if env_steps >= self.next_log:
             while self.next_log <= env_steps:
                 self.next_log += self.log_interval
             metrics = self.agent.episode_stats.pop()
             tensors = {k: v for k, v in scalars.items() if isinstance(v, torch.Tensor)}
-            if tensors:
-                metrics.update(zip(tensors, torch.stack(list(tensors.values())).tolist(), strict=True))
-            metrics.update({k: float(v) for k, v in scalars.items() if k not in tensors})
+            members = len(metrics)
+            rows = torch.stack([v.expand(members) for v in tensors.values()]).T.tolist() if tensors else []
             elapsed = time.perf_counter() - self.start_time
-            metrics["charts/SPS"] = (env_steps - self.start_steps) / max(elapsed, 1e-9)
+            for member, member_metrics in enumerate(metrics):
+                if rows:
+                    member_metrics.update(zip(tensors, rows[member], strict=True))
+                member_metrics.update({k: float(v) for k, v in scalars.items() if k not in tensors})
+                member_metrics["charts/SPS"] = (env_steps - self.start_steps) / max(elapsed, 1e-9)
         return self.callback.on_step(env_steps, metrics)

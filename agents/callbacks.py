@@ -15,11 +15,12 @@ class Callback:
     def on_training_start(self, agent: Any, total_timesteps: int) -> None:
         """Called once before the first env step."""
 
-    def on_step(self, env_steps: int, metrics: Mapping[str, float]) -> bool:
-        """Called after every collection iteration with the env steps so far.
+    def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
+        """Called after every collection iteration with the env steps (of each member) so far.
 
-        ``metrics`` holds scalars keyed by TensorBoard tag (``charts/...``, ``losses/...``); it is
-        empty on most calls, as agents gather them on device and report them every ``log_interval``.
+        ``metrics`` holds, per member of the agent (one for a single agent), scalars keyed by
+        TensorBoard tag (``charts/...``, ``losses/...``); it is empty on most calls, as agents gather
+        them on device and report them every ``log_interval``.
         """
         return True
 
@@ -37,7 +38,7 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.on_training_start(agent, total_timesteps)
 
-    def on_step(self, env_steps: int, metrics: Mapping[str, float]) -> bool:
+    def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
         return all([cb.on_step(env_steps, metrics) for cb in self.callbacks])
 
     def on_training_end(self) -> None:

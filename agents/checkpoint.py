@@ -12,11 +12,11 @@ import os
 import pickle
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 FORMAT = "rlzero-checkpoint/1"
 
@@ -94,9 +94,11 @@ def _why_refused(path: Path, message: str) -> str | None:
     return None
 
 
-def check_weights(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str = "network") -> None:
-    """Raise :class:`CheckpointError` naming every tensor of ``state_dict`` that does not fit ``module``."""
-    own = module.state_dict()
+def check_weights(
+    own: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor], what: str = "network"
+) -> None:
+    """Raise :class:`CheckpointError` naming every tensor of ``state_dict`` that does not fit ``own``
+    (the state dict of the network it is meant for)."""
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     misshapen = [

@@ -11,6 +11,10 @@ slowly moving target instead of a jump every few thousand steps); ``layer_norm``
 hidden layer (PQN, Gallici et al. 2024), which keeps the features bounded as the targets move;
 ``anneal_lr`` decays the step size to 0 over the budget, so a policy that is good stays put.
 
+Every tensor has the group's members as its leading dimension (see :mod:`rlzero.agents.base`): one
+member is one DQN; a group of seeds steps, stores, samples and updates together, each member on its
+own boards, buffer rows, random stream, weights, Adam state and gradient-norm clip.
+
 Bootstrapping: the env autoresets in SAME_STEP mode, so each step's ``info["final_obs"]`` is the state
 the action led to. Terminal transitions do not bootstrap; truncated ones do (the time limit is not
 part of the task's state); no transition crosses a reset (an n-step sum stops at its episode's end).
@@ -29,7 +33,8 @@ from torch import nn
 from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.buffers import ReplayBuffer, Step, n_step_transitions
 from rlzero.agents.networks import build_network
-from rlzero.agents.schedules import linear_schedule, set_learning_rate
+from rlzero.agents.optim import GroupAdam, clip_grad_norm, per_member
+from rlzero.agents.schedules import linear_schedule
 
 
 @dataclass
@@ -111,14 +116,28 @@ class DQN(Agent):
     def _setup(self) -> None:
         cfg = self.config
         self.q_net = build_network(
-            cfg.net_arch, self.observation_space, self.n_actions, cfg.hidden_sizes, cfg.layer_norm
+            cfg.net_arch,
+            self.observation_space,
+            self.n_actions,
+            cfg.hidden_sizes,
+            cfg.layer_norm,
+            self.init_seeds(0),
         )
         self.q_net.to(self.device)
         self.target_net = copy.deepcopy(self.q_net)
-        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, foreach=True)
-        self.buffer = ReplayBuffer(cfg.buffer_size, self.observation_space.shape[0], self.device)
+        self.learning_rate = self.hparam("learning_rate")
+        self.optimizer = GroupAdam(self.q_net.parameters(), lr=self.learning_rate.clone())
+        self.buffer = ReplayBuffer(
+            self.n_members, cfg.buffer_size, self.observation_space.shape[0], self.device
+        )
         self.recent: deque[Step] = deque(maxlen=cfg.n_steps)  # the steps not yet stored
-        self.exploration_rate = cfg.exploration_initial_eps
+        self.gamma = self.hparam("gamma").unsqueeze(1)  # (members, 1): against (members, num_envs)
+        self.tau, self.max_grad_norm = self.hparam("tau"), self.hparam("max_grad_norm")
+        self.exploration = [
+            self.hparam(name)
+            for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction")
+        ]
+        self.exploration_rate = self.exploration[0]
         self.n_updates = 0
 
     @property
@@ -130,13 +149,12 @@ class DQN(Agent):
         self.target_net.load_state_dict(self.q_net.state_dict())
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        greedy = self.q_net(obs).argmax(dim=1)
+        greedy = self.q_net(obs).argmax(dim=2)
         if deterministic:
             return greedy
-        n = obs.shape[0]
-        explore = torch.rand(n, device=self.device, generator=self.generator) < self.exploration_rate
-        random_actions = torch.randint(0, self.n_actions, (n,), device=self.device, generator=self.generator)
-        return torch.where(explore, random_actions, greedy)
+        n = obs.shape[1]
+        explore = self.streams.uniform(n) < self.exploration_rate.unsqueeze(1)
+        return torch.where(explore, self.streams.integers(self.n_actions, n), greedy)
 
     def reset_env(self) -> torch.Tensor:
         """Reset the envs; the steps not yet stored belong to the episodes that ended here."""
@@ -146,16 +164,15 @@ class DQN(Agent):
     def _collect(self) -> None:
         """Act epsilon-greedily in every env at once; store the transition that starts ``n_steps`` ago."""
         cfg = self.config
-        self.exploration_rate = linear_schedule(
-            cfg.exploration_initial_eps, cfg.exploration_final_eps, self.progress, cfg.exploration_fraction
-        )
+        initial, final, fraction = self.exploration
+        self.exploration_rate = linear_schedule(initial, final, self.progress, fraction)
         obs = self.last_obs
         with torch.no_grad():
             actions = self._act(obs, deterministic=False)
         _, rewards, terminated, truncated, info = self.step_env(actions)
         self.recent.append(Step(obs, actions, rewards, info["final_obs"], terminated, truncated))
         if len(self.recent) == cfg.n_steps:
-            self.buffer.add(n_step_transitions(self.recent, cfg.gamma))
+            self.buffer.add(n_step_transitions(self.recent, self.gamma))
 
     def _update(self, experience: None) -> Scalars:
         """Learn from replayed transitions, once collection has filled ``learning_starts`` of them."""
@@ -163,7 +180,7 @@ class DQN(Agent):
         if self.num_timesteps < cfg.learning_starts:
             return {}
         if cfg.anneal_lr:
-            set_learning_rate(self.optimizer, linear_schedule(cfg.learning_rate, 0.0, self.progress))
+            self.optimizer.lr = linear_schedule(self.learning_rate, 0.0, self.progress)
         for _ in range(cfg.gradient_steps):
             scalars = self._train_step()
             self.n_updates += 1
@@ -175,25 +192,25 @@ class DQN(Agent):
     def _update_target(self) -> None:
         """Move the target network ``tau`` of the way to the online network (``tau = 1``: copy it)."""
         for target, online in zip(self.target_net.parameters(), self.q_net.parameters(), strict=True):
-            target.lerp_(online, self.config.tau)
+            target.lerp_(online, per_member(self.tau, target))
 
     def _train_step(self) -> Scalars:
         """One gradient step on a sampled batch: regress Q(s, a) on the double-DQN target."""
         cfg = self.config
-        batch = self.buffer.sample(cfg.batch_size, self.generator)
+        batch = self.buffer.sample(cfg.batch_size, self.streams)  # (members, batch_size, ...)
         self.gradient_samples += cfg.batch_size
         with torch.no_grad():
             next_q_target = self.target_net(batch.next_obs)
             if cfg.double_q:
-                next_actions = self.q_net(batch.next_obs).argmax(dim=1, keepdim=True)
-                next_q = next_q_target.gather(1, next_actions).squeeze(1)
+                next_actions = self.q_net(batch.next_obs).argmax(dim=2, keepdim=True)
+                next_q = next_q_target.gather(2, next_actions).squeeze(2)
             else:
-                next_q = next_q_target.max(dim=1).values
+                next_q = next_q_target.max(dim=2).values
             target = batch.rewards + batch.discounts * (1.0 - batch.terminated) * next_q
-        q = self.q_net(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        loss = F.smooth_l1_loss(q, target)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm, foreach=True)
+        q = self.q_net(batch.obs).gather(2, batch.actions.unsqueeze(2)).squeeze(2)
+        loss = F.smooth_l1_loss(q, target, reduction="none").mean(dim=1)  # per member
+        self.optimizer.zero_grad()
+        loss.sum().backward()  # each member's weights get their own loss's gradient only
+        clip_grad_norm(self.q_net.parameters(), self.max_grad_norm)
         self.optimizer.step()
-        return {"losses/td_loss": loss.detach(), "losses/q_values": q.detach().mean()}
+        return {"losses/td_loss": loss.detach(), "losses/q_values": q.detach().mean(dim=1)}

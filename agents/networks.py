@@ -1,15 +1,21 @@
-"""Networks shared by the agents: a body (``features``) and an output layer (``head``).
+"""Networks shared by the agents: a body (``features``) and an output layer (``head``), for a group of
+members at once.
 
-Every network maps a batch of observations to ``n_outputs`` numbers per row (Q-values for DQN,
-logits for REINFORCE). Keeping ``features`` and ``head`` as named children is what lets fine-tuning
-freeze the body or re-initialise the head by name.
+Every network maps observations ``(members, batch, *obs_shape)`` to ``(members, batch, n_outputs)``
+(Q-values for DQN, logits for REINFORCE). Member ``m`` has weights of its own, the ``m``-th slice of
+every parameter along its leading dimension, so one batched matrix product serves every member of a
+group of seeds: a group of one is a single agent. :func:`member_state_dict` cuts one member out as an
+ordinary state dict (``nn.Linear`` and ``nn.LayerNorm`` layouts), which is what checkpoints hold.
+Keeping ``features`` and ``head`` as named children is what lets fine-tuning freeze the body or
+re-initialise the head by name.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -56,40 +62,84 @@ class ObservationEncoder(nn.Module):
         self.register_buffer("slot_base", torch.arange(low.size) * (self.n_values + 2) + 1, persistent=False)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """``(..., obs_dim)`` observations -> ``(..., out_dim)`` network inputs."""
         if self.n_values:
             # Scatter each entry's 1 into its slot's block (faster than comparing against every
             # value); an entry outside the range scatters a 0, leaving its block all zero.
             offsets = obs.long() - self.low_value
             in_range = (offsets >= 0) & (offsets < self.n_values)
             index = offsets.clamp(0, self.n_values - 1) + self.block_start
-            onehot = torch.zeros((obs.shape[0], self.out_dim), device=obs.device)
-            return onehot.scatter_(1, index, in_range.float())
+            onehot = torch.zeros((*obs.shape[:-1], self.out_dim), device=obs.device)
+            return onehot.scatter_(-1, index, in_range.float())
         return obs.float() * self.scale
 
-    def project(self, obs: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-        """``linear(self(obs))``, computed without building the one-hot matrix when there is one.
+    def project(self, obs: torch.Tensor, linear: GroupLinear) -> torch.Tensor:
+        """``linear(self(obs))`` for ``(members, batch, obs_dim)`` observations, computed without
+        building the one-hot matrix when there is one.
 
         A one-hot row times the weight is the sum of one weight column per entry, so the product is
         an ``embedding_bag`` lookup: the same numbers (up to float rounding), several times faster.
         Each entry's columns are framed by two zero rows, where values outside the range land (their
-        one-hot is all zero). Only without gradients (acting, evaluating): ``embedding_bag``'s backward
-        sorts the indices and is slower than the matmul's.
+        one-hot is all zero); the members' tables are stacked, each member's rows offset into its own.
+        Only without gradients (acting, evaluating): ``embedding_bag``'s backward sorts the indices
+        and is slower than the matmul's.
         """
         if not self.n_values or (torch.is_grad_enabled() and linear.weight.requires_grad):
             return linear(self(obs))
-        index = (obs.long() - self.low_value).clamp_(-1, self.n_values) + self.slot_base
-        columns = linear.weight.t().reshape(-1, self.n_values, linear.out_features)
-        table = F.pad(columns, (0, 0, 1, 1)).flatten(0, 1)
-        return F.embedding_bag(index, table, mode="sum") + linear.bias
+        members, batch, slots = obs.shape
+        rows = slots * (self.n_values + 2)
+        member_base = torch.arange(members, device=obs.device).view(members, 1, 1) * rows
+        index = (obs.long() - self.low_value).clamp_(-1, self.n_values) + self.slot_base + member_base
+        columns = linear.weight.transpose(1, 2).reshape(members, slots, self.n_values, linear.out_features)
+        table = F.pad(columns, (0, 0, 1, 1)).reshape(members * rows, linear.out_features)
+        out = F.embedding_bag(index.view(members * batch, slots), table, mode="sum")
+        return out.view(members, batch, -1) + linear.bias.unsqueeze(1)
 
 
-def mlp(sizes: Sequence[int], layer_norm: bool = False) -> nn.Sequential:
+class GroupLinear(nn.Module):
+    """``members`` independent linear layers: ``(members, batch, in) -> (members, batch, out)``.
+
+    ``weight`` is ``(members, out, in)`` and ``bias`` ``(members, out)``: member ``m``'s slices are an
+    ``nn.Linear``'s, initialised as ``nn.Linear`` initialises its own.
+    """
+
+    def __init__(self, members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(members, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(members, out_features))
+        bound = 1.0 / math.sqrt(in_features)  # nn.Linear's: kaiming_uniform_(a=sqrt(5)), uniform bias
+        with torch.no_grad():
+            for m in range(members):
+                self.weight[m].uniform_(-bound, bound)
+                self.bias[m].uniform_(-bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+class GroupLayerNorm(nn.Module):
+    """``members`` independent LayerNorms over the last dimension (``nn.LayerNorm``'s slices per member)."""
+
+    def __init__(self, members: int, features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.features, self.eps = features, eps
+        self.weight = nn.Parameter(torch.ones(members, features))
+        self.bias = nn.Parameter(torch.zeros(members, features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        normalized = F.layer_norm(x, (self.features,), eps=self.eps)
+        return torch.addcmul(self.bias.unsqueeze(1), normalized, self.weight.unsqueeze(1))
+
+
+def mlp(members: int, sizes: Sequence[int], layer_norm: bool = False) -> nn.Sequential:
     """Linear layers of the given widths with ReLU between and after them, each Linear followed by a
     LayerNorm if ``layer_norm`` (which keeps a Q-network's features bounded as its targets move: the
     stabiliser of PQN, Gallici et al. 2024)."""
     layers: list[nn.Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
-        layers += [nn.Linear(n_in, n_out), *([nn.LayerNorm(n_out)] if layer_norm else []), nn.ReLU()]
+        norm = [GroupLayerNorm(members, n_out)] if layer_norm else []
+        layers += [GroupLinear(members, n_in, n_out), *norm, nn.ReLU()]
     return nn.Sequential(*layers)
 
 
@@ -97,16 +147,21 @@ class MLPNetwork(nn.Module):
     """Encoded observation -> hidden ReLU layers (``features``) -> linear ``head``."""
 
     def __init__(
-        self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int], layer_norm: bool = False
+        self,
+        space: spaces.Box,
+        n_outputs: int,
+        hidden_sizes: Sequence[int],
+        layer_norm: bool = False,
+        members: int = 1,
     ) -> None:
         super().__init__()
         self.encoder = ObservationEncoder(space)
-        self.features = mlp([self.encoder.out_dim, *hidden_sizes], layer_norm)
-        self.head = nn.Linear(hidden_sizes[-1], n_outputs)
+        self.features = mlp(members, [self.encoder.out_dim, *hidden_sizes], layer_norm)
+        self.head = GroupLinear(members, hidden_sizes[-1], n_outputs)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         first, *rest = self.features
-        hidden = self.encoder.project(obs, typing.cast(nn.Linear, first))
+        hidden = self.encoder.project(obs, typing.cast(GroupLinear, first))
         for layer in rest:
             hidden = layer(hidden)
         return self.head(hidden)
@@ -118,14 +173,52 @@ def build_network(
     n_outputs: int,
     hidden_sizes: Sequence[int],
     layer_norm: bool = False,
+    seeds: Sequence[int] | None = None,
 ) -> nn.Module:
-    """The network an agent's hyperparameters ask for, sized for the given spaces."""
+    """The network an agent's hyperparameters ask for, sized for the given spaces, with one member per
+    seed (one member, from torch's global generator, without ``seeds``).
+
+    Member ``m`` is initialised as a one-member network built right after ``torch.manual_seed(seeds[m])``
+    would be, so its weights depend on its own seed only, never on the other members.
+    """
     if arch not in NETWORK_ARCHS:
         raise ValueError(f"unknown network arch {arch!r}; valid: {', '.join(NETWORK_ARCHS)}")
     if not hidden_sizes:
         raise ValueError("hidden_sizes needs at least one layer width")
     network_class = SlotNetwork if arch == "slot" else MLPNetwork
-    return network_class(observation_space, n_outputs, hidden_sizes, layer_norm)
+
+    def make(members: int) -> nn.Module:
+        return network_class(observation_space, n_outputs, hidden_sizes, layer_norm, members)
+
+    if seeds is None:
+        return make(1)
+    singles = []
+    for seed in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            singles.append(make(1))
+    group = make(len(singles))
+    with torch.no_grad():
+        for name, param in group.named_parameters():
+            param.copy_(torch.cat([single.get_parameter(name) for single in singles]))
+    return group
+
+
+def member_state_dict(net: nn.Module, member: int) -> dict[str, torch.Tensor]:
+    """Member ``member`` of a network as a state dict of its own (parameters sliced, buffers as they are)."""
+    params = dict(net.named_parameters())
+    return {k: v[member] if k in params else v for k, v in net.state_dict().items()}
+
+
+def load_member(net: nn.Module, member: int, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Copy a one-member state dict (see :func:`member_state_dict`) into member ``member`` of ``net``.
+
+    The caller checks shapes first (:func:`rlzero.agents.checkpoint.check_weights`); buffers are derived
+    from the spaces and stay as they are.
+    """
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            param[member].copy_(state_dict[name])
 
 
 class SlotNetwork(nn.Module):
@@ -142,7 +235,12 @@ class SlotNetwork(nn.Module):
     values: torch.Tensor
 
     def __init__(
-        self, space: spaces.Box, n_outputs: int, hidden_sizes: Sequence[int], layer_norm: bool = False
+        self,
+        space: spaces.Box,
+        n_outputs: int,
+        hidden_sizes: Sequence[int],
+        layer_norm: bool = False,
+        members: int = 1,
     ) -> None:
         super().__init__()
         low, high = np.asarray(space.low), np.asarray(space.high)
@@ -160,16 +258,19 @@ class SlotNetwork(nn.Module):
         width = hidden_sizes[-1]
         self.register_buffer("values", torch.arange(int(low.min()), int(low.min()) + n_values).float())
         self.features = nn.ModuleDict(
-            {"slot": mlp([n_values, *hidden_sizes], layer_norm), "mix": mlp([3 * width, width], layer_norm)}
+            {
+                "slot": mlp(members, [n_values, *hidden_sizes], layer_norm),
+                "mix": mlp(members, [3 * width, width], layer_norm),
+            }
         )
-        self.head = nn.Linear(width, 1)
+        self.head = GroupLinear(members, width, 1)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        onehot = (obs.float().unsqueeze(-1) == self.values).float()  # (batch, slots, values)
-        own = self.features["slot"](onehot)  # (batch, slots, width)
-        slots = own.shape[1]
-        everyone = own.mean(dim=1, keepdim=True).expand_as(own)
-        left_sum = own.cumsum(dim=1) - own
-        left_count = torch.arange(slots, device=obs.device).clamp(min=1).view(1, slots, 1)
-        mixed = self.features["mix"](torch.cat([own, everyone, left_sum / left_count], dim=-1))
-        return self.head(mixed).squeeze(-1)
+        members, batch, slots = obs.shape
+        onehot = (obs.float().unsqueeze(-1) == self.values).float()  # (members, batch, slots, values)
+        own = self.features["slot"](onehot.view(members, batch * slots, -1)).view(members, batch, slots, -1)
+        everyone = own.mean(dim=2, keepdim=True).expand_as(own)
+        left_sum = own.cumsum(dim=2) - own
+        left_count = torch.arange(slots, device=obs.device).clamp(min=1).view(1, 1, slots, 1)
+        mixed = torch.cat([own, everyone, left_sum / left_count], dim=-1).view(members, batch * slots, -1)
+        return self.head(self.features["mix"](mixed)).view(members, batch, slots)

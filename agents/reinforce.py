@@ -17,6 +17,10 @@ part of the task. Where the rollout is long next to the episodes (ZeroOut's opti
 most 10 steps), almost every return is a plain Monte Carlo one; ``rollout_steps = 1`` would make it a
 one-step actor-critic, which it is not meant to be.
 
+Every tensor has the group's members as its leading dimension (see :mod:`rlzero.agents.base`): one
+member is one REINFORCE agent; a group of seeds plays and updates together, each member with its own
+boards, random stream, weights, Adam state, advantage normalisation and gradient-norm clips.
+
 Baseline: a learned state-value network ``value`` (the policy's architecture and output shape, its
 outputs summed to V(s), so whatever network fits the policy fits it too). Why not a batch statistic:
 the mean return cannot tell a board with nine nonzero entries left from one with one left, so on
@@ -30,12 +34,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.networks import build_network
-from rlzero.agents.schedules import linear_schedule, set_learning_rate
+from rlzero.agents.optim import GroupAdam, clip_grad_norm
+from rlzero.agents.schedules import linear_schedule
 
 
 @dataclass
@@ -70,7 +74,7 @@ class ReinforceConfig:
 
 
 class Rollout(NamedTuple):
-    """``rollout_steps`` steps of every env, stacked along time: ``(T, num_envs, ...)``."""
+    """``rollout_steps`` steps of every env, stacked along time: ``(members, T, num_envs, ...)``."""
 
     obs: torch.Tensor
     actions: torch.Tensor
@@ -81,8 +85,9 @@ class Rollout(NamedTuple):
     """the state each action led to (before any reset)"""
 
 
-def reward_to_go(rewards: torch.Tensor, dones: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Discounted reward-to-go ``G_t = r_t + gamma * G_{t+1}`` per column of ``(T, N)`` rewards.
+def reward_to_go(rewards: torch.Tensor, dones: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
+    """Discounted reward-to-go ``G_t = r_t + gamma * G_{t+1}`` per column of ``(T, ...)`` rewards
+    (``gamma``: a float, or a tensor that broadcasts against one row, such as one per member).
 
     The sum restarts after every step where ``dones`` is True, so a return never crosses into the
     next episode; an episode still running at the last row is summed up to that row only (fold a
@@ -102,11 +107,11 @@ def rollout_returns(
     terminated: torch.Tensor,
     truncated: torch.Tensor,
     next_values: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
 ) -> torch.Tensor:
     """Reward-to-go of every step of a rollout, each return finished where it is cut short.
 
-    All ``(T, N)``; ``next_values[t]`` is V of the state step ``t`` led to. Where an episode is
+    All ``(T, ...)``; ``next_values[t]`` is V of the state step ``t`` led to. Where an episode is
     truncated, or still running at the rollout's last step, ``gamma * next_values`` joins that step's
     reward and the sum restarts; a terminated episode's return just ends.
     """
@@ -121,29 +126,28 @@ row's max; past a gap of 120 the smaller probability is below 1e-52 anyway."""
 
 
 def log_softmax(logits: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities of the categorical distribution softmax(clamped logits).
+    """Log-probabilities of the categorical distribution softmax(clamped logits) over the last dimension.
 
     On the CPU, softmax-like kernels over a few columns are slow; an exp and a matrix-vector
     product for the normalizer are several times faster, forward and backward.
     """
     logits = logits.clamp(-LOGIT_LIMIT, LOGIT_LIMIT)
-    ones = torch.ones(logits.shape[1], dtype=logits.dtype, device=logits.device)
-    return logits - (logits.exp() @ ones).log_().unsqueeze(1)
+    ones = torch.ones(logits.shape[-1], dtype=logits.dtype, device=logits.device)
+    return logits - (logits.exp() @ ones).log_().unsqueeze(-1)
 
 
-def sample_categorical(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One action per row of ``logits``, drawn from softmax(clamped logits) with ``generator``.
+def sample_categorical(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """One action per row of ``logits`` (the last dimension indexes actions), drawn from
+    softmax(clamped logits) with ``uniforms`` in [0, 1), one per row (shape ``logits.shape[:-1]``).
 
     Inverse-CDF sampling: one uniform per row and a ``searchsorted`` on the running sums of
     exp(logits), several times faster on the CPU than ``torch.multinomial`` or Gumbel-max (which
     draw a uniform per column and need softmax or argmax over a few columns, slow kernels there).
     """
-    cumulative = logits.clamp(-LOGIT_LIMIT, LOGIT_LIMIT).exp_().cumsum(dim=1)
-    draws = torch.rand(
-        (logits.shape[0], 1), generator=generator, device=logits.device, dtype=cumulative.dtype
-    )
-    actions = torch.searchsorted(cumulative, draws.mul_(cumulative[:, -1:])).squeeze(1)
-    return actions.clamp_(max=logits.shape[1] - 1)
+    cumulative = logits.clamp(-LOGIT_LIMIT, LOGIT_LIMIT).exp_().cumsum(dim=-1)
+    draws = uniforms.to(cumulative.dtype).unsqueeze(-1) * cumulative[..., -1:]
+    actions = torch.searchsorted(cumulative, draws).squeeze(-1)
+    return actions.clamp_(max=logits.shape[-1] - 1)
 
 
 class Reinforce(Agent):
@@ -155,27 +159,33 @@ class Reinforce(Agent):
 
     def _setup(self) -> None:
         cfg = self.config
-        self.policy = build_network(cfg.net_arch, self.observation_space, self.n_actions, cfg.hidden_sizes)
+        space, n_actions = self.observation_space, self.n_actions
+        self.policy = build_network(
+            cfg.net_arch, space, n_actions, cfg.hidden_sizes, seeds=self.init_seeds(0)
+        )
         # The value network has the policy's shape and V(s) is the sum of its outputs, so any
         # architecture that fits the policy fits it too (the slot network's V sums per-slot values).
-        self.value = build_network(cfg.net_arch, self.observation_space, self.n_actions, cfg.hidden_sizes)
+        self.value = build_network(cfg.net_arch, space, n_actions, cfg.hidden_sizes, seeds=self.init_seeds(1))
         self.policy.to(self.device)
         self.value.to(self.device)
         params = [*self.policy.parameters(), *self.value.parameters()]
-        self.optimizer = torch.optim.Adam(params, lr=cfg.learning_rate, foreach=True)
+        self.learning_rate = self.hparam("learning_rate")
+        self.optimizer = GroupAdam(params, lr=self.learning_rate.clone())
+        self.gamma = self.hparam("gamma").unsqueeze(1)  # (members, 1): against (members, num_envs)
+        self.ent_coef, self.max_grad_norm = self.hparam("ent_coef"), self.hparam("max_grad_norm")
 
     @property
     def networks(self) -> dict[str, nn.Module]:
         return {"policy": self.policy, "value": self.value}
 
     def _value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.value(obs).sum(dim=1)
+        return self.value(obs).sum(dim=2)
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         logits = self.policy(obs)
         if deterministic:
-            return logits.argmax(dim=1)
-        return sample_categorical(logits, self.generator)
+            return logits.argmax(dim=2)
+        return sample_categorical(logits, self.streams.uniform(obs.shape[1]))
 
     @torch.no_grad()
     def _collect(self) -> Rollout:
@@ -187,34 +197,38 @@ class Reinforce(Agent):
             next_obs, rewards, terminated, truncated, info = self.step_env(actions)
             steps.append((obs, actions, rewards, terminated, truncated, info["final_obs"]))
             obs = next_obs
-        return Rollout(*(torch.stack(x) for x in zip(*steps, strict=True)))
+        return Rollout(*(torch.stack(x, dim=1) for x in zip(*steps, strict=True)))
 
     def _update(self, rollout: Rollout) -> Scalars:
         """One gradient step: policy gradient with advantages G_t - V(s_t), V regressed on G_t."""
         cfg = self.config
         if cfg.anneal_lr:
-            set_learning_rate(self.optimizer, linear_schedule(cfg.learning_rate, 0.0, self.progress))
+            self.optimizer.lr = linear_schedule(self.learning_rate, 0.0, self.progress)
         with torch.no_grad():
-            next_values = self._value(rollout.final_obs.flatten(0, 1)).view_as(rollout.rewards)
-        returns = rollout_returns(
-            rollout.rewards, rollout.terminated, rollout.truncated, next_values, cfg.gamma
-        ).flatten()
-        obs, actions = rollout.obs.flatten(0, 1), rollout.actions.flatten()
-        self.gradient_samples += returns.numel()
+            next_values = self._value(rollout.final_obs.flatten(1, 2)).view_as(rollout.rewards)
+        rewards, terminated, truncated, next_values = (
+            x.transpose(0, 1) for x in (rollout.rewards, rollout.terminated, rollout.truncated, next_values)
+        )  # (T, members, num_envs): the returns run back along time
+        returns = rollout_returns(rewards, terminated, truncated, next_values, self.gamma)
+        returns = returns.transpose(0, 1).flatten(1)  # (members, T * num_envs)
+        obs, actions = rollout.obs.flatten(1, 2), rollout.actions.flatten(1)
+        self.gradient_samples += returns.shape[1]
 
         values = self._value(obs)
         advantages = returns - values.detach()
-        if cfg.normalize_advantage and advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.normalize_advantage and advantages.shape[1] > 1:
+            mean, std = advantages.mean(dim=1, keepdim=True), advantages.std(dim=1, keepdim=True)
+            advantages = (advantages - mean) / (std + 1e-8)
         log_probs = log_softmax(self.policy(obs))
-        entropy = -(log_probs.exp() * log_probs).sum() / log_probs.shape[0]
-        policy_loss = -(log_probs.gather(1, actions.unsqueeze(1)).squeeze(1) * advantages).mean()
-        value_loss = F.mse_loss(values, returns)
+        entropy = -(log_probs.exp() * log_probs).sum(dim=(1, 2)) / log_probs.shape[1]
+        policy_loss = -(log_probs.gather(2, actions.unsqueeze(2)).squeeze(2) * advantages).mean(dim=1)
+        value_loss = (values - returns).square().mean(dim=1)
 
-        self.optimizer.zero_grad(set_to_none=True)
-        (policy_loss - cfg.ent_coef * entropy + value_loss).backward()
+        self.optimizer.zero_grad()
+        # Summed over members: each member's weights get their own loss's gradient only.
+        (policy_loss - self.ent_coef * entropy + value_loss).sum().backward()
         for net in (self.policy, self.value):
-            nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm, foreach=True)
+            clip_grad_norm(net.parameters(), self.max_grad_norm)
         self.optimizer.step()
         return {
             "losses/policy_loss": policy_loss.detach(),

@@ -84,10 +84,10 @@ class _Bridge(BaseCallback):
                 self.lengths.append(int(info["episode"]["l"]))
             if "normalized_return" in info:
                 self.normalized.append(info["normalized_return"])
-        metrics: dict[str, float] = {}
+        metrics: list[dict[str, float]] = []  # an SB3 model is one member
         if self.num_timesteps >= self.next_log:
             self.next_log += self.log_interval
-            metrics = self._metrics()
+            metrics = [self._metrics()]
         return self.rl_callback.on_step(self.num_timesteps, metrics)
 
     def _metrics(self) -> dict[str, float]:

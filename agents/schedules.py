@@ -5,14 +5,11 @@ from __future__ import annotations
 import torch
 
 
-def linear_schedule(start: float, end: float, progress: float, end_fraction: float = 1.0) -> float:
-    """``start`` at progress 0, moving linearly to ``end`` at ``end_fraction``, then staying there."""
-    if end_fraction <= 0:
-        return end
-    return start + (end - start) * min(progress / end_fraction, 1.0)
-
-
-def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Give every parameter group of ``optimizer`` the learning rate ``lr``."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+def linear_schedule(
+    start: torch.Tensor, end: torch.Tensor | float, progress: float, end_fraction: torch.Tensor | float = 1.0
+) -> torch.Tensor:
+    """``start`` at progress 0, moving linearly to ``end`` at ``end_fraction``, then staying there
+    (``end`` at once where ``end_fraction <= 0``); elementwise, one value per member."""
+    fraction = torch.as_tensor(end_fraction, device=start.device)
+    share = torch.where(fraction > 0, (progress / fraction.clamp(min=1e-12)).clamp(max=1.0), 1.0)
+    return start + (end - start) * share

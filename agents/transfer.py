@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from rlzero.agents.base import Agent
+from rlzero.agents.networks import member_state_dict
 
 STRATEGIES = ("full", "freeze", "head")
 HEAD_PREFIX = "head."
@@ -58,11 +59,18 @@ def transfer(
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     incoming = {name: dict(state_dicts[name]) for name in agent.networks if name in state_dicts}
+    fresh_heads = {}
     if strategy == "head":
         for name, net in agent.networks.items():
             if name in incoming:
-                incoming[name].update({k: v for k, v in net.state_dict().items() if is_head(k)})
+                # The checkpoint's head is replaced by the agent's own fresh one (each member's).
+                incoming[name].update({k: v for k, v in member_state_dict(net, 0).items() if is_head(k)})
+                fresh_heads[name] = {k: p.detach().clone() for k, p in net.named_parameters() if is_head(k)}
     agent.load_weights(incoming)  # every network fits, or nothing is loaded
+    with torch.no_grad():
+        for name, heads in fresh_heads.items():
+            for key, value in heads.items():
+                agent.networks[name].get_parameter(key).copy_(value)
     report = TransferReport()
     for name, net in agent.networks.items():
         report.loaded[name] = [k for k in incoming[name] if strategy != "head" or not is_head(k)]

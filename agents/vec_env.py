@@ -12,6 +12,7 @@ it, ``optimal_return`` (each row's current episode's optimum, for the normalized
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -19,6 +20,9 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
+
+from rlzero.envs import ZeroOutVectorEnv
+from rlzero.envs.streams import row_seeds
 
 
 def make_vec_env(
@@ -57,6 +61,14 @@ def make_vec_env(
         )
     check_spaces(env_id, env.single_observation_space, env.single_action_space)
     return env
+
+
+def member_row_seeds(env: VectorEnv, seeds: Sequence[int], num_envs: int) -> list[int]:
+    """The seed of every row of ``env`` that holds ``num_envs`` rows per member, member by member: the
+    seeds each member's rows would get from ``env.reset(seed=seed)`` in an env of its own."""
+    if isinstance(env.unwrapped, ZeroOutVectorEnv):
+        return [row for seed in seeds for row in row_seeds(seed, num_envs)]
+    return [seed + row for seed in seeds for row in range(num_envs)]  # Gymnasium's vector envs
 
 
 def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Space) -> None:

@@ -3,36 +3,41 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from rlzero.agents.callbacks import Callback
-from rlzero.evaluation import evaluate
+from rlzero.evaluation import evaluate_members
 
 
 class TensorBoardCallback(Callback):
-    """Writes every reported metric as a scalar at its env-step count (CleanRL tags)."""
+    """Writes every reported metric as a scalar at its env-step count (CleanRL tags), one writer (run
+    directory) per member."""
 
-    def __init__(self, writer: SummaryWriter) -> None:
-        self.writer = writer
+    def __init__(self, writers: Sequence[SummaryWriter]) -> None:
+        self.writers = list(writers)
 
-    def on_step(self, env_steps: int, metrics: Mapping[str, float]) -> bool:
-        for tag, value in metrics.items():
-            self.writer.add_scalar(tag, value, env_steps)
+    def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
+        for writer, member_metrics in zip(self.writers, metrics, strict=False):
+            for tag, value in member_metrics.items():
+                writer.add_scalar(tag, value, env_steps)
         return True
 
     def on_training_end(self) -> None:
-        self.writer.flush()
+        for writer in self.writers:
+            writer.flush()
 
 
 class EvalCallback(Callback):
-    """Evaluates the agent every ``eval_freq`` env steps with the DESIGN protocol and keeps the curve.
+    """Evaluates the agent every ``eval_freq`` env steps with the DESIGN protocol and keeps the curve,
+    of each member of a group.
 
-    ``history`` holds one row per evaluation: env steps, training seconds (evaluation time left
-    out, so agents are compared on what training costs), and the figures of :func:`evaluate`.
+    ``histories[m]`` holds one row per evaluation of member ``m``: env steps, training seconds
+    (evaluation time left out, so agents are compared on what training costs), and the figures of
+    :func:`rlzero.evaluate`; ``history`` is the first member's.
     """
 
     def __init__(
@@ -41,13 +46,17 @@ class EvalCallback(Callback):
         eval_freq: int,
         n_episodes: int = 100,
         env_kwargs: dict[str, Any] | None = None,
-        writer: SummaryWriter | None = None,
+        writers: Sequence[SummaryWriter] = (),
         eval_at_start: bool = False,
     ) -> None:
         self.env_id, self.eval_freq, self.n_episodes = env_id, eval_freq, n_episodes
-        self.env_kwargs, self.writer, self.eval_at_start = env_kwargs, writer, eval_at_start
-        self.history: list[dict[str, Any]] = []
+        self.env_kwargs, self.writers, self.eval_at_start = env_kwargs, list(writers), eval_at_start
+        self.histories: list[list[dict[str, Any]]] = []
         self.eval_seconds = 0.0
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.histories[0] if self.histories else []
 
     def on_training_start(self, agent: Any, total_timesteps: int) -> None:
         self.agent = agent
@@ -57,7 +66,7 @@ class EvalCallback(Callback):
         if self.eval_at_start:
             self.evaluate(self.start_steps)
 
-    def on_step(self, env_steps: int, metrics: Mapping[str, float]) -> bool:
+    def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
         if env_steps >= self.next_eval:
             while self.next_eval <= env_steps:
                 self.next_eval += self.eval_freq
@@ -74,35 +83,39 @@ class EvalCallback(Callback):
     def training_seconds(self) -> float:
         return time.perf_counter() - self.start - self.eval_seconds
 
-    def evaluate(self, env_steps: int) -> dict[str, Any]:
+    def evaluate(self, env_steps: int) -> None:
         seconds = self.training_seconds
         began = time.perf_counter()
-        result = evaluate(self.agent, self.env_id, self.n_episodes, env_kwargs=self.env_kwargs)
+        results = evaluate_members(self.agent, self.env_id, self.n_episodes, env_kwargs=self.env_kwargs)
         self.eval_seconds += time.perf_counter() - began
-        row = {"env_steps": env_steps - self.start_steps, "wall_time_s": round(seconds, 3)}
-        row.update(result.to_dict())
-        self.history.append(row)
-        if self.writer is not None:
-            for key in ("mean_return", "mean_normalized_return", "success_rate"):
-                if row[key] is not None:
-                    self.writer.add_scalar(f"eval/{key}", row[key], env_steps)
-        return row
+        if not self.histories:
+            self.histories = [[] for _ in results]
+        for member, result in enumerate(results):
+            row = {"env_steps": env_steps - self.start_steps, "wall_time_s": round(seconds, 3)}
+            row.update(result.to_dict())
+            self.histories[member].append(row)
+            if member < len(self.writers):
+                for key in ("mean_return", "mean_normalized_return", "success_rate"):
+                    if row[key] is not None:
+                        self.writers[member].add_scalar(f"eval/{key}", row[key], env_steps)
 
 
 class ProgressCallback(Callback):
-    """A tqdm bar over env steps, showing the latest episodic and normalized return."""
+    """A tqdm bar over env steps, showing the latest episodic and normalized return (the mean over
+    the members of a group)."""
 
     def on_training_start(self, agent: Any, total_timesteps: int) -> None:
         self.start_steps = agent.num_timesteps
         self.bar = tqdm(total=total_timesteps, unit="step", unit_scale=True, dynamic_ncols=True)
 
-    def on_step(self, env_steps: int, metrics: Mapping[str, float]) -> bool:
-        if metrics:
-            shown = {
-                "return": metrics.get("charts/episodic_return"),
-                "normalized": metrics.get("charts/normalized_return"),
-            }
-            self.bar.set_postfix({k: f"{v:.2f}" for k, v in shown.items() if v is not None}, refresh=False)
+    def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
+        shown = {}
+        for name, tag in (("return", "charts/episodic_return"), ("normalized", "charts/normalized_return")):
+            values = [m[tag] for m in metrics if tag in m]
+            if values:
+                shown[name] = f"{sum(values) / len(values):.2f}"
+        if shown:
+            self.bar.set_postfix(shown, refresh=False)
         self.bar.update(min(env_steps - self.start_steps, self.bar.total) - self.bar.n)
         return True
 

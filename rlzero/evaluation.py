@@ -10,6 +10,9 @@ ZeroOut id, including ``ZeroOutFewestSteps-v0`` whose optimum is negative), mean
 rate (share of episodes that reach the optimum). "Solved" means a mean normalized return >= 0.99
 over 100 episodes. Envs without ``optimal_return`` in their reset info (CartPole-v1, say) report
 return and length only.
+
+``evaluate_members(agent, env_id)`` applies the protocol to every member of a group of seeds (see
+:mod:`rlzero.agents.base`) at once: each member plays the very episodes ``evaluate`` would give it alone.
 """
 
 from __future__ import annotations
@@ -64,23 +67,63 @@ def evaluate(
     env_kwargs: dict[str, Any] | None = None,
 ) -> EvalResult:
     """Play ``n_episodes`` episodes (one per env copy, stepped together) with deterministic actions."""
+    return play(as_action_fn(policy), env_id, 1, n_episodes, seed, env_kwargs)[0]
+
+
+def evaluate_members(
+    agent: Any,
+    env_id: str,
+    n_episodes: int = 100,
+    seed: int = EVAL_SEED,
+    env_kwargs: dict[str, Any] | None = None,
+) -> list[EvalResult]:
+    """:func:`evaluate` for each member of a group (anything without ``n_members`` is one member), all
+    members stepped together."""
+    members = getattr(agent, "n_members", 1)
+    if members == 1:
+        return [evaluate(agent, env_id, n_episodes, seed, env_kwargs)]
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        grouped = obs.reshape(members, n_episodes, *obs.shape[1:])
+        return np.asarray(agent.predict(grouped, deterministic=True)[0])
+
+    return play(act, env_id, members, n_episodes, seed, env_kwargs)
+
+
+def play(
+    act: Callable[[np.ndarray], np.ndarray],
+    env_id: str,
+    members: int,
+    n_episodes: int,
+    seed: int,
+    env_kwargs: dict[str, Any] | None,
+) -> list[EvalResult]:
+    """``members`` blocks of ``n_episodes`` env copies (block ``m``'s copy ``i`` seeded ``seed + i``),
+    stepped together with ``act`` (all copies' observations in, one action per copy out)."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    act = as_action_fn(policy)
-    envs = gym.make_vec(env_id, n_episodes, vectorization_mode="sync", **(env_kwargs or {}))
+    rows = members * n_episodes
+    envs = gym.make_vec(env_id, rows, vectorization_mode="sync", **(env_kwargs or {}))
     try:
-        obs, info = envs.reset(seed=seed)
+        seeds = [seed + i for _ in range(members) for i in range(n_episodes)]
+        obs, info = envs.reset(seed=seeds)  # type: ignore[arg-type]  # a seed per copy: Gymnasium's convention
         optimal = np.asarray(info["optimal_return"], dtype=np.float64) if "optimal_return" in info else None
-        returns = np.zeros(n_episodes)
-        lengths = np.zeros(n_episodes, dtype=np.int64)
-        running = np.ones(n_episodes, dtype=bool)
+        returns = np.zeros(rows)
+        lengths = np.zeros(rows, dtype=np.int64)
+        running = np.ones(rows, dtype=bool)
         while running.any():
-            obs, rewards, terminated, truncated, _ = envs.step(act(obs).reshape(n_episodes))
+            obs, rewards, terminated, truncated, _ = envs.step(act(obs).reshape(rows))
             returns += rewards * running
             lengths += running
             running &= ~(terminated | truncated)
     finally:
         envs.close()
+    blocks = [slice(m * n_episodes, (m + 1) * n_episodes) for m in range(members)]
+    return [summarize(returns[b], lengths[b], None if optimal is None else optimal[b]) for b in blocks]
+
+
+def summarize(returns: np.ndarray, lengths: np.ndarray, optimal: np.ndarray | None) -> EvalResult:
+    """The figures of one policy's episodes."""
     normalized = success = None
     if optimal is not None:
         scored = optimal != 0
@@ -88,7 +131,7 @@ def evaluate(
             normalized = float(np.mean(normalized_return(returns[scored], optimal[scored])))
             success = float(np.mean(returns[scored] >= optimal[scored]))
     return EvalResult(
-        n_episodes=n_episodes,
+        n_episodes=len(returns),
         mean_return=float(returns.mean()),
         mean_length=float(lengths.mean()),
         mean_normalized_return=normalized,

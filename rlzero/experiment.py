@@ -9,6 +9,13 @@ JSON-able data: the summary of the final evaluation, the evaluation curve, the c
 With ``run_dir`` set, the trial also leaves a run directory: TensorBoard events (CleanRL's tags, and the
 hyperparameters as text), the checkpoint, ``config.json`` (everything needed to repeat it: the preset, the
 overrides, the resolved hyperparameters) and ``summary.json`` (the record without the settings).
+
+A trial whose ``seed`` is a list is a **group**: its members (one per seed, each with its own overrides
+from ``members``) train together in one agent (see :mod:`rlzero.agents.base`), and each member leaves
+the run directory a single trial would, under the group's directory, as ``seed<S>`` (after its
+overrides, ``learning_rate=0.001__seed<S>``). The group's directory adds ``group.json``, the group
+record (:func:`group_summary`: the rliable aggregates per distinct set of overrides and a row per
+member) and ``curves.png``, every member's curve with the IQM and its band.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from rlzero.agents.presets import preset_for
 from rlzero.agents.registry import agent_class, is_sb3
 from rlzero.agents.transfer import transfer
 from rlzero.callbacks import EvalCallback, ProgressCallback, TensorBoardCallback
-from rlzero.metrics import criterion, curve_summary
+from rlzero.metrics import Criterion, criterion, curve_summary
+from rlzero.report import cell_summary
 from rlzero.runs import CHECKPOINT_NAME, claim_dir, write_json
 from rlzero.system import package_versions
 
@@ -53,7 +61,10 @@ class Trial:
 
     agent: str
     env_id: str = "ZeroOut-v0"
-    seed: int = 0
+    seed: int | list[int] = 0
+    """one seed, or a list of them: a group trained together in one process"""
+    members: list[dict[str, Any]] | None = None
+    """a group's per-member overrides on top of ``hparams`` (float hyperparameters only), one per seed"""
     total_timesteps: int | None = None
     """env steps to train for; None: the preset's budget"""
     hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -82,6 +93,21 @@ class Trial:
     def evaluation_interval(self) -> int:
         return self.eval_freq or max(self.budget() // EVALUATIONS_PER_RUN, 1)
 
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.seed) if isinstance(self.seed, list) else [self.seed]
+
+    def member_overrides(self) -> list[dict[str, Any]]:
+        """Each member's overrides on top of ``hparams`` (empty ones without ``members``)."""
+        return [dict(m) for m in self.members] if self.members is not None else [{} for _ in self.seeds]
+
+    def member_names(self) -> list[str]:
+        """The directory name of each member of a group: its overrides, then its seed."""
+        return [
+            "__".join([*(f"{k}={v}" for k, v in overrides.items()), f"seed{seed}"])
+            for overrides, seed in zip(self.member_overrides(), self.seeds, strict=True)
+        ]
+
 
 def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
     """The trial's agent, from its preset with the overrides on top (weights moved in where asked),
@@ -89,6 +115,10 @@ def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
     preset_key, preset = preset_for(trial.agent, trial.env_id)
     hparams = {**preset.hparams, **trial.hparams}
     device = resolve_device(trial.device)
+    if isinstance(trial.seed, list) or trial.members is not None:
+        if is_sb3(trial.agent):
+            raise ValueError(f"{trial.agent} trains one seed per process: give one seed, not a group")
+        hparams["members"] = trial.member_overrides()
     agent = agent_class(trial.agent)(
         trial.env_id, device=device, seed=trial.seed, env_kwargs=trial.env_kwargs, **hparams
     )
@@ -119,34 +149,54 @@ def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
     return agent, settings
 
 
+def member_settings(agent: Any, trial: Trial, settings: Mapping[str, Any], member: int) -> dict[str, Any]:
+    """What a group member's ``config.json`` records: the trial's settings as a single trial of its own."""
+    overrides = trial.member_overrides()[member]
+    return {
+        **settings,
+        "seed": trial.seeds[member],
+        "members": None,
+        "overrides": {**trial.hparams, **overrides},
+        "resolved_hparams": agent.config_dict(member),
+        "group": {"seeds": trial.seeds, "member": member, "member_overrides": overrides},
+    }
+
+
 def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Build (unless ``built`` is :func:`build`'s result), train with periodic evaluation, save and
-    summarise one trial; return its record.
+    summarise one trial; return its record (a group's: :func:`group_summary`, holding each member's).
 
-    Ctrl-C stops training, saves the checkpoint and the summary (``"interrupted": true``), then raises
-    :class:`TrialInterrupted` carrying the record.
+    Ctrl-C stops training, saves the checkpoints and the summaries (``"interrupted": true``), then
+    raises :class:`TrialInterrupted` carrying the record.
     """
     if not isinstance(trial, Trial):
         trial = Trial(**trial)
     began, cpu_began = time.perf_counter(), time.process_time()
     agent, settings = built if built is not None else build(trial)
+    group = isinstance(trial.seed, list)
+    members = range(len(trial.seeds))
     run_dir = claim_dir(trial.run_dir, take_empty=True) if trial.run_dir is not None else None
-    writer = None
+    member_dirs: list[Path] = []
     if run_dir is not None:
+        settings["run_dir"] = str(run_dir)  # the directory claimed, which may carry a suffix
+        member_dirs = [run_dir / name for name in trial.member_names()] if group else [run_dir]
+    configs = [member_settings(agent, trial, settings, m) if group else settings for m in members]
+    writers = []
+    for config, member_dir in zip(configs, member_dirs, strict=False):
         from torch.utils.tensorboard import SummaryWriter
 
-        settings["run_dir"] = str(run_dir)  # the directory claimed, which may carry a suffix
-        write_json(run_dir / "config.json", settings)
-        writer = SummaryWriter(str(run_dir))
-        writer.add_text("hyperparameters", hparams_table(settings["resolved_hparams"]))
+        member_dir.mkdir(exist_ok=True)
+        write_json(member_dir / "config.json", {**config, "run_dir": str(member_dir)})
+        writers.append(SummaryWriter(str(member_dir)))
+        writers[-1].add_text("hyperparameters", hparams_table(config["resolved_hparams"]))
     setup_seconds = time.perf_counter() - began
     budget, eval_freq = settings["total_timesteps"], settings["eval_freq"]
     evaluator = EvalCallback(
-        trial.env_id, eval_freq, trial.eval_episodes, trial.env_kwargs, writer, trial.eval_at_start
+        trial.env_id, eval_freq, trial.eval_episodes, trial.env_kwargs, writers, trial.eval_at_start
     )
     callbacks: list[Callback] = [evaluator]
-    if writer is not None:
-        callbacks.append(TensorBoardCallback(writer))
+    if writers:
+        callbacks.append(TensorBoardCallback(writers))
     if trial.progress:
         callbacks.append(ProgressCallback())
     interrupted = False
@@ -158,35 +208,92 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
             evaluator.on_training_start(agent, budget)
             evaluator.on_training_end()
     finally:
-        if writer is not None:
+        for writer in writers:
             writer.close()
         agent.env.close()
-    checkpoint = agent.save(run_dir / CHECKPOINT_NAME) if run_dir is not None else None
-    record = summarize(agent, trial, evaluator, interrupted, checkpoint)
-    record["timing"] = {
+    timing = {
         "setup_seconds": round(setup_seconds, 3),
         "eval_seconds": round(evaluator.eval_seconds, 3),
         "trial_seconds": round(time.perf_counter() - began, 3),
         "trial_cpu_seconds": round(time.process_time() - cpu_began, 3),
     }
-    if run_dir is not None:
-        write_json(run_dir / "summary.json", record)
-    record["settings"] = settings
+    rule = criterion(trial.env_id, trial.env_kwargs)
+    records = []
+    for m in members:
+        checkpoint = None
+        if member_dirs:
+            path = member_dirs[m] / CHECKPOINT_NAME
+            checkpoint = agent.save(path, member=m) if group else agent.save(path)
+        record = summarize(agent, trial, evaluator.histories[m], rule, interrupted, checkpoint, m)
+        record["timing"] = timing
+        if member_dirs:
+            write_json(member_dirs[m] / "summary.json", record)
+        record["settings"] = configs[m]
+        records.append(record)
+    if group:
+        result = group_summary(records, trial, rule, timing)
+        result["run_dir"] = str(run_dir) if run_dir is not None else None
+        if run_dir is not None:
+            write_json(run_dir / "group.json", result)
+            from rlzero.plots import plot_curves  # matplotlib: only where a plot is drawn
+
+            curves = {agent.name: [r["evaluations"] for r in records]}
+            title = f"{agent.name} on {trial.env_id}, {len(records)} members"
+            plot_curves(curves, run_dir / "curves.png", rule, title=title)
+    else:
+        result = records[0]
     if interrupted:
-        raise TrialInterrupted(record)
-    return record
+        raise TrialInterrupted(result)
+    return result
+
+
+def group_summary(
+    records: list[dict[str, Any]], trial: Trial, rule: Criterion, timing: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A group's record: the rliable figures (:func:`rlzero.report.cell_summary`: IQM of the final
+    score with its bootstrap interval, solved and stayed-solved counts...) of each distinct set of
+    member overrides (one cell for a group of seeds alone), a row per member, and every member's record."""
+    cells: dict[str, list[dict[str, Any]]] = {}
+    for overrides, record in zip(trial.member_overrides(), records, strict=True):
+        name = "__".join(f"{k}={v}" for k, v in overrides.items()) or "seeds"
+        cells.setdefault(name, []).append(record)
+    return {
+        "agent": records[0]["agent"],
+        "env_id": trial.env_id,
+        "seeds": trial.seeds,
+        "solved_metric": rule.metric,
+        "solved_threshold": rule.threshold,
+        "interrupted": any(r["interrupted"] for r in records),
+        "cells": {name: cell_summary(cell) for name, cell in cells.items()},
+        "table": [
+            {
+                "seed": r["settings"]["seed"],
+                "overrides": r["settings"]["group"]["member_overrides"],
+                **{k: r[k] for k in ("final", "steps_to_solved", "seconds_to_solved", "stayed_solved")},
+                "run_dir": r["run_dir"],
+            }
+            for r in records
+        ],
+        "timing": dict(timing),
+        "members": records,
+    }
 
 
 def summarize(
-    agent: Any, trial: Trial, evaluator: EvalCallback, interrupted: bool, checkpoint: Path | None
+    agent: Any,
+    trial: Trial,
+    history: list[dict[str, Any]],
+    rule: Criterion,
+    interrupted: bool,
+    checkpoint: Path | None,
+    member: int = 0,
 ) -> dict[str, Any]:
-    """The final evaluation, the curve and its figures, throughput and replay ratio."""
-    final = evaluator.history[-1]
-    rule = criterion(trial.env_id, trial.env_kwargs)
+    """One member's final evaluation, its curve and the curve's figures, throughput and replay ratio."""
+    final = history[-1]
     return {
         "agent": agent.name,
         "env_id": trial.env_id,
-        "seed": trial.seed,
+        "seed": trial.seeds[member],
         "env_steps": final["env_steps"],
         "wall_time_s": final["wall_time_s"],
         "mean_return": final["mean_return"],
@@ -201,8 +308,8 @@ def summarize(
         "replay_ratio": agent.replay_ratio,
         "solved_metric": rule.metric,
         "solved_threshold": rule.threshold,
-        **curve_summary(evaluator.history, rule),
-        "evaluations": evaluator.history,
+        **curve_summary(history, rule),
+        "evaluations": history,
     }
 
 

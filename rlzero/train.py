@@ -4,28 +4,41 @@ A run writes ``<logdir>/<env>__<agent>__<seed>__<time>/``: TensorBoard events, `
 ``.zip``), ``config.json`` (everything needed to repeat it) and ``summary.json`` (the final evaluation
 with the DESIGN protocol, and the evaluation curve). Ctrl-C saves the checkpoint, writes the summary
 with ``"interrupted": true`` and exits 130.
+
+``--seeds 0-31`` trains 32 independent agents as one group in this process (our agents only; see
+:mod:`rlzero.agents.base`), and ``--sweep learning_rate=1e-4,1e-3 gamma=0.9,0.99`` crosses float
+hyperparameters with them: every combination of values, for every seed. Each member leaves the run
+directory a single run would, under ``<logdir>/<env>__<agent>__seeds<first>-<last>__<time>/``, beside
+the group's ``group.json`` (IQM with bootstrap intervals, solved counts, a row per member) and
+``curves.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from rlzero.agents.device import DEVICE_CHOICES
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import AGENTS, agent_class
+from rlzero.agents.registry import AGENTS, agent_class, is_sb3
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
     check_env_id,
+    convert,
     fail,
+    flatten_seeds,
     parse_env_kwargs,
     parse_hparams,
     positive_int,
     report,
+    seed_range,
+    split_pairs,
 )
 from rlzero.experiment import Trial, TrialInterrupted, build, run
 from rlzero.runs import make_run_dir
@@ -54,7 +67,25 @@ def build_parser() -> ArgumentParser:
         + ", ".join(f"{name} {preset_for(name, 'ZeroOut-v0')[1].total_timesteps:,}" for name in AGENTS)
         + "; see rlzero.agents.presets)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for networks, exploration and envs")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=0, help="seed for networks, exploration and envs")
+    seeds.add_argument(
+        "--seeds",
+        type=seed_range,
+        nargs="+",
+        default=None,
+        metavar="S",
+        help="train one independent agent per seed, all as one group in this process: seeds or "
+        "ranges, e.g. 0-31 (dqn and reinforce)",
+    )
+    parser.add_argument(
+        "--sweep",
+        nargs="*",
+        default=[],
+        metavar="K=V1,V2",
+        help="float hyperparameters whose values the group's members cross, each combination for every "
+        "seed, e.g. learning_rate=1e-4,1e-3 gamma=0.9,0.99",
+    )
     parser.add_argument(
         "--device", default="auto", choices=DEVICE_CHOICES, help="auto picks CUDA when present"
     )
@@ -95,13 +126,24 @@ def build_parser() -> ArgumentParser:
 def trial_from_args(args: argparse.Namespace) -> Trial:
     """The trial the flags describe; bad input raises UsageError with one clear line."""
     check_env_id(args.env)
-    hparams = parse_hparams(args.hparams, agent_class(args.agent).hparam_types())
+    types = agent_class(args.agent).hparam_types()
+    hparams = parse_hparams(args.hparams, types)
     if args.num_envs is not None:
         hparams["num_envs"] = args.num_envs
+    seed: int | list[int] = args.seed
+    members = None
+    if args.seeds is not None or args.sweep:
+        if is_sb3(args.agent):
+            raise UsageError(f"--seeds and --sweep train a group, which {args.agent} cannot: use --seed")
+        seeds = flatten_seeds(args.seeds) if args.seeds is not None else [args.seed]
+        grid = sweep_grid(args.sweep, types)
+        seed = [s for _ in grid for s in seeds]
+        members = [overrides for overrides in grid for _ in seeds] if args.sweep else None
     return Trial(
         agent=args.agent,
         env_id=args.env,
-        seed=args.seed,
+        seed=seed,
+        members=members,
         total_timesteps=args.total_timesteps,
         hparams=hparams,
         env_kwargs=parse_env_kwargs(args.env_kwargs),
@@ -113,6 +155,41 @@ def trial_from_args(args: argparse.Namespace) -> Trial:
     )
 
 
+def sweep_grid(pairs: Sequence[str], types: dict[str, Any]) -> list[dict[str, Any]]:
+    """``--sweep k=v1,v2 ...`` as every combination of the values (one empty one without a sweep)."""
+    values = {}
+    for key, text in split_pairs(pairs, "--sweep").items():
+        if key not in types:
+            raise UsageError(f"--sweep: unknown hyperparameter {key!r}; valid: {', '.join(sorted(types))}")
+        if types[key] is not float:
+            raise UsageError(f"--sweep {key}: only float hyperparameters can differ between members")
+        values[key] = [convert(v, float, f"--sweep {key}") for v in text.split(",") if v.strip()]
+    return [dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())]
+
+
+def print_record(record: dict[str, Any]) -> None:
+    """The summary on stdout: a single run's fields, or a group's per-member table and figures."""
+    if "members" not in record:
+        shown = {k: v for k, v in record.items() if k not in ("evaluations", "settings", "timing")}
+        print("\n".join(f"{k:>24}: {v}" for k, v in shown.items()))
+        return
+    print(f"{'seed':>6}  {'final':>9}  {'steps to solved':>15}  stayed  overrides")
+    for row in record["table"]:
+        final = "-" if row["final"] is None else f"{row['final']:.3f}"
+        steps = "-" if row["steps_to_solved"] is None else f"{row['steps_to_solved']:,}"
+        stayed, overrides = row["stayed_solved"], row["overrides"] or ""
+        print(f"{row['seed']:>6}  {final:>9}  {steps:>15}  {stayed!s:>6}  {overrides}")
+    for name, cell in record["cells"].items():
+        final = cell["final"]
+        interval = "" if final["ci95"] is None else f" [{final['ci95'][0]:.3f}, {final['ci95'][1]:.3f}]"
+        iqm = "-" if final["iqm"] is None else f"{final['iqm']:.3f}"
+        print(
+            f"{name}: solved {cell['solved']}/{cell['seeds']}, stayed solved {cell['stayed_solved']}/"
+            f"{cell['seeds']}, final IQM {iqm}{interval} (95% bootstrap CI)"
+        )
+    print(f"group: {record['run_dir']}" if record.get("run_dir") else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -122,15 +199,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         built = build(trial)
     except (UsageError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(parser, str(exc))
-    trial.run_dir = str(make_run_dir(args.logdir, args.env, args.agent, args.seed))
+    seed_part = args.seed if not isinstance(trial.seed, list) else f"seeds{min(trial.seed)}-{max(trial.seed)}"
+    trial.run_dir = str(make_run_dir(args.logdir, args.env, args.agent, seed_part))
     built[1]["command"] = " ".join(["python -m rlzero.train", *(argv if argv is not None else sys.argv[1:])])
     report(f"run directory: {trial.run_dir}")
     try:
         record = run(trial, built)
     except TrialInterrupted as stop:
         record = stop.record
-    shown = {k: v for k, v in record.items() if k not in ("evaluations", "settings", "timing")}
-    print("\n".join(f"{k:>24}: {v}" for k, v in shown.items()))
+    print_record(record)
     return 130 if record["interrupted"] else 0
 
 

@@ -4,6 +4,11 @@ It regresses Q(s, a) on the immediate reward only (a contextual bandit: discount
 transitions, and acts epsilon-greedily. That is enough for ZeroOut-v0, where a right pick pays at once,
 and not for ZeroOutFewestSteps-v0, where every pick pays -1. ``tests/test_registry.py`` registers it with
 one line and trains it through the CLI.
+
+Like every rlzero agent it is written for a group of members (``seed=[0, 1, 2]``; one seed is a group of
+one): tensors are ``(members, num_envs, ...)``, networks and the optimizer hold one set of weights per
+member, random draws come from ``self.streams`` (one stream per member), and each member's loss is
+summed, so that each member's weights get their own gradient only.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rlzero.agents.base import Agent, Scalars, check_positive
 from rlzero.agents.networks import build_network
+from rlzero.agents.optim import GroupAdam
 
 
 @dataclass
@@ -40,23 +45,24 @@ class Bandit(Agent):
 
     def _setup(self) -> None:
         cfg = self.config
-        self.q_net = build_network("mlp", self.observation_space, self.n_actions, cfg.hidden_sizes)
+        self.q_net = build_network(
+            "mlp", self.observation_space, self.n_actions, cfg.hidden_sizes, seeds=self.init_seeds(0)
+        )
         self.q_net.to(self.device)
-        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate)
+        self.optimizer = GroupAdam(self.q_net.parameters(), lr=self.hparam("learning_rate"))
+        self.epsilon = self.hparam("epsilon").unsqueeze(1)
 
     @property
     def networks(self) -> dict[str, nn.Module]:
         return {"q_net": self.q_net}
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        greedy = self.q_net(obs).argmax(dim=1)
+        greedy = self.q_net(obs).argmax(dim=2)
         if deterministic:
             return greedy
-        explore = torch.rand(obs.shape[0], device=self.device, generator=self.generator) < self.config.epsilon
-        random = torch.randint(
-            0, self.n_actions, (obs.shape[0],), device=self.device, generator=self.generator
-        )
-        return torch.where(explore, random, greedy)
+        n = obs.shape[1]
+        explore = self.streams.uniform(n) < self.epsilon
+        return torch.where(explore, self.streams.integers(self.n_actions, n), greedy)
 
     def _collect(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         obs = self.last_obs
@@ -67,10 +73,10 @@ class Bandit(Agent):
 
     def _update(self, experience: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> Scalars:
         obs, actions, rewards = experience
-        q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
-        loss = F.mse_loss(q, rewards)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        q = self.q_net(obs).gather(2, actions.unsqueeze(2)).squeeze(2)
+        loss = (q - rewards).square().mean(dim=1)  # per member
+        self.optimizer.zero_grad()
+        loss.sum().backward()
         self.optimizer.step()
-        self.gradient_samples += obs.shape[0]
+        self.gradient_samples += obs.shape[1]
         return {"losses/reward_loss": loss.detach()}

@@ -12,6 +12,7 @@ import rlzero  # noqa: F401
 from rlzero.agents import DQN, Reinforce
 from rlzero.agents.base import Agent, EpisodeStats
 from rlzero.agents.vec_env import make_vec_env
+from rlzero.envs.streams import row_seeds
 
 DQN_TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 10_000}
 REINFORCE_TINY = {"num_envs": 32}
@@ -22,7 +23,7 @@ def test_episode_stats_on_the_batched_env() -> None:
     env = make_vec_env("ZeroOutFewestSteps-v0", 3, torch.device("cpu"))
     boards = torch.tensor([[1, 0, 0, 0, 0, 0, 0, 0, 0, 2], [0] * 10, [3] + [0] * 9])
     _, info = env.reset(seed=0, options={"boards": boards})
-    stats = EpisodeStats(3, torch.device("cpu"))
+    stats = EpisodeStats(1, 3, torch.device("cpu"))
     stats.reset(info)
     # Every pick pays -1. Board 0: a wasted pick, then its two nonzero slots (return -3 against an
     # optimum of -2: normalized 0.5); board 1 starts all zero (ends at once, no normalized return);
@@ -31,19 +32,19 @@ def test_episode_stats_on_the_batched_env() -> None:
     _, rewards, terminated, truncated, info = env.step(torch.tensor([1, 0, 0]))
     stats.step(rewards, terminated, truncated, info)
     first = {"charts/episodic_return": -1.0, "charts/episodic_length": 1.0, "charts/normalized_return": 1.0}
-    assert stats.pop() == first
+    assert stats.pop() == [first]
     for actions in ([0, 5, 5], [9, 5, 5]):
         _, rewards, terminated, truncated, info = env.step(torch.tensor(actions))
         stats.step(rewards, terminated, truncated, info)
-    metrics = stats.pop()
+    (metrics,) = stats.pop()
     assert metrics["charts/episodic_return"] == -3.0
     assert metrics["charts/episodic_length"] == 3.0
     assert metrics["charts/normalized_return"] == pytest.approx(0.5)
-    assert stats.pop() == {}  # popped: nothing since
+    assert stats.pop() == [{}]  # popped: nothing since
 
 
 def test_episode_stats_exact_figures() -> None:
-    stats = EpisodeStats(2, torch.device("cpu"))
+    stats = EpisodeStats(1, 2, torch.device("cpu"))
     stats.reset({"optimal_return": torch.tensor([2, 0])})
     no = torch.tensor([False, False])
     stats.step(torch.tensor([1.0, -1.0]), no, no, {"optimal_return": torch.tensor([2, 0])})
@@ -51,14 +52,14 @@ def test_episode_stats_exact_figures() -> None:
         torch.tensor([-1.0, -1.0]), no, torch.tensor([False, True]), {"optimal_return": torch.tensor([2, 5])}
     )
     # Env 1 ended (truncated) with return -2 over 2 steps and no optimum: no normalized return.
-    assert stats.pop() == {"charts/episodic_return": -2.0, "charts/episodic_length": 2.0}
+    assert stats.pop() == [{"charts/episodic_return": -2.0, "charts/episodic_length": 2.0}]
     stats.step(
         torch.tensor([1.0, 1.0]), torch.tensor([True, False]), no, {"optimal_return": torch.tensor([3, 5])}
     )
     stats.step(
         torch.tensor([9.0, 4.0]), no, torch.tensor([False, True]), {"optimal_return": torch.tensor([3, 5])}
     )
-    metrics = stats.pop()
+    (metrics,) = stats.pop()
     # Env 0: return 1 over 3 steps against 2 (normalized 0.5); env 1: return 5 over 2 steps against 5.
     assert metrics["charts/episodic_return"] == 3.0
     assert metrics["charts/episodic_length"] == 2.5
@@ -67,7 +68,7 @@ def test_episode_stats_exact_figures() -> None:
 
 # ---------------------------------------------------------------- learn continues
 def record_resets(agent: Agent) -> list[Any]:
-    """Make ``agent.env.reset`` record the seed of each call."""
+    """Make ``agent.env.reset`` record the seed of each call (None, or the seed of every board)."""
     seeds: list[Any] = []
     real_reset = agent.env.reset
 
@@ -84,15 +85,15 @@ def test_second_dqn_learn_continues_where_the_first_stopped() -> None:
     seeds = record_resets(agent)
     agent.learn(800)
     steps, stored, updates = agent.num_timesteps, agent.buffer.size, agent.n_updates
-    first_rows = agent.buffer.obs[:stored].clone()
-    epsilon = agent.exploration_rate
-    assert seeds == [0] and epsilon == pytest.approx(agent.config.exploration_final_eps)
+    first_rows = agent.buffer.obs[0, :stored].clone()
+    epsilon = float(agent.exploration_rate)
+    assert seeds == [row_seeds(0, 16)] and epsilon == pytest.approx(agent.config.exploration_final_eps)
 
     agent.learn(800, reset_num_timesteps=False)
     assert agent.num_timesteps == steps + 800  # 800 is a whole number of 16-board iterations
-    assert agent.buffer.size == stored + 800 and torch.equal(agent.buffer.obs[:stored], first_rows)
+    assert agent.buffer.size == stored + 800 and torch.equal(agent.buffer.obs[0, :stored], first_rows)
     assert agent.n_updates > updates
-    assert seeds == [0]  # the env went on from where it was: neither reset nor reseeded
+    assert seeds == [row_seeds(0, 16)]  # the env went on from where it was: neither reset nor reseeded
     assert agent.exploration_rate <= epsilon  # exploration did not restart at 1
 
 
@@ -102,12 +103,12 @@ def test_dqn_learn_with_reset_num_timesteps_restarts_the_schedules_not_the_knowl
     agent.learn(800)
     stored = agent.buffer.size
     explored: list[float] = []
-    agent._collect = lambda real=agent._collect: (real(), explored.append(agent.exploration_rate))[0]
+    agent._collect = lambda real=agent._collect: (real(), explored.append(float(agent.exploration_rate)))[0]
     agent.learn(160)  # SB3's default: count and schedules from 0, on freshly reset (unseeded) boards
     assert agent.num_timesteps == 160
     assert explored[0] == pytest.approx(agent.config.exploration_initial_eps)
     assert agent.buffer.size == stored + 160
-    assert seeds == [0, None]
+    assert seeds == [row_seeds(0, 16), None]
 
 
 def test_second_reinforce_learn_continues_where_the_first_stopped() -> None:
@@ -120,13 +121,15 @@ def test_second_reinforce_learn_continues_where_the_first_stopped() -> None:
 
     def update(rollout: Any) -> Any:
         scalars = real_update(rollout)
-        rates.append(agent.optimizer.param_groups[0]["lr"])
+        rates.append(float(agent.optimizer.lr[0]))
         return scalars
 
     agent._update = update  # type: ignore[method-assign]
     agent.learn(2_000, reset_num_timesteps=False)
     assert agent.num_timesteps >= steps + 2_000
-    assert seeds == [0]  # reset once, seeded: every rollout goes on from where the last stopped
+    assert seeds == [
+        row_seeds(0, 32)
+    ]  # reset once, seeded: every rollout goes on from where the last stopped
     # The learning rate decays over the combined budget (SB3's progress: steps / total): the second
     # call starts about halfway down, never at the initial rate, and keeps decaying.
     assert rates[0] < 0.6 * agent.config.learning_rate

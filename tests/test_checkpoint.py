@@ -43,7 +43,7 @@ def test_round_trip_gives_same_greedy_actions_and_weights(trained, loader):
     assert np.array_equal(actions, agent.predict(obs, deterministic=True)[0])
     # The Q-values agree exactly, not only their argmax.
     with torch.no_grad():
-        assert torch.equal(agent.q_net(torch.as_tensor(obs)), loaded.q_net(torch.as_tensor(obs)))
+        assert torch.equal(agent.q_net(torch.as_tensor(obs)[None]), loaded.q_net(torch.as_tensor(obs)[None]))
     for name in ("q_net", "target_net"):
         assert_same_state_dicts(agent.networks[name].state_dict(), loaded.networks[name].state_dict())
     assert loaded.num_timesteps == agent.num_timesteps >= 2000

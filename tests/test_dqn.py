@@ -8,6 +8,8 @@ import rlzero
 import rlzero.agents.dqn as dqn_module
 from rlzero.agents import DQN
 from rlzero.agents.buffers import ReplayBuffer, Step, Transitions, n_step_transitions
+from rlzero.agents.networks import GroupLayerNorm
+from rlzero.envs.streams import Streams
 
 # Everything the learning test depends on is spelled out, so that changes to DQNConfig's defaults do not
 # change what this test measures. Solved by ~30k steps on seeds 0-5, and still solved at 100k.
@@ -64,6 +66,11 @@ def test_same_seed_same_weights_and_figures_different_seed_differs():
 
 
 # ---------------------------------------------------------------- bootstrapping
+def one_member(batch):
+    """Rows of one member's transitions: every field gains the members dimension."""
+    return Transitions(*(x.unsqueeze(0) for x in batch))
+
+
 def constant_q(net, values):
     """Make ``net`` output ``values`` for every observation: zero weights, the head bias holds them."""
     with torch.no_grad():
@@ -74,18 +81,20 @@ def constant_q(net, values):
 
 def td_loss_on(agent, terminated, reward=0.5, action=0):
     """The loss of one ``_train_step`` on a buffer holding copies of a single hand-made transition."""
-    buffer = ReplayBuffer(8, agent.observation_space.shape[0], agent.device)
+    buffer = ReplayBuffer(1, 8, agent.observation_space.shape[0], agent.device)
     obs = torch.ones((8, 10), dtype=torch.int64)
     next_obs = obs.clone()
     next_obs[:, action] = 0
     buffer.add(
-        Transitions(
-            obs,
-            torch.full((8,), action),
-            torch.full((8,), reward),
-            next_obs,
-            torch.full((8,), terminated, dtype=torch.bool),
-            torch.full((8,), agent.config.gamma),
+        one_member(
+            Transitions(
+                obs,
+                torch.full((8,), action),
+                torch.full((8,), reward),
+                next_obs,
+                torch.full((8,), terminated, dtype=torch.bool),
+                torch.full((8,), agent.config.gamma),
+            )
         )
     )
     agent.buffer = buffer
@@ -167,8 +176,8 @@ def test_stored_transitions_never_cross_a_reset(monkeypatch):
     (buffer,) = RecordingBuffer.instances
     n = buffer.size
     assert n == 800 // 16 * 16 or n == buffer.capacity
-    obs, next_obs = buffer.obs[:n], buffer.next_obs[:n]
-    actions, rewards, terminated = buffer.actions[:n], buffer.rewards[:n], buffer.terminated[:n]
+    obs, next_obs = buffer.obs[0, :n], buffer.next_obs[0, :n]
+    actions, rewards, terminated = buffer.actions[0, :n], buffer.rewards[0, :n], buffer.terminated[0, :n]
     rows = torch.arange(n)
     picked = obs[rows, actions]
     expected = obs.clone()
@@ -223,11 +232,11 @@ def test_n_step_agent_stores_sums_of_real_steps(monkeypatch):
     (buffer,) = RecordingBuffer.instances
     n = buffer.size
     assert n == (800 // 16 - 2) * 16  # the first two iterations only fill the window
-    discounts = buffer.discounts[:n]
+    discounts = buffer.discounts[0, :n]
     assert set(discounts.tolist()) <= {0.5, 0.25, 0.125}
     assert (discounts == 0.125).any() and (discounts > 0.125).any()
     # ZeroOut pays +1 or -1 a step, so a k-step sum is one of the sums of k such discounted terms.
-    rewards, steps_used = buffer.rewards[:n], torch.log2(1 / discounts).round().long()
+    rewards, steps_used = buffer.rewards[0, :n], torch.log2(1 / discounts).round().long()
     for k in (1, 2, 3):
         sums = {sum((2 * b - 1) * 0.5**i for i, b in enumerate(bits)) for bits in np.ndindex(*(2,) * k)}
         assert set(rewards[steps_used == k].tolist()) <= sums, k
@@ -242,7 +251,7 @@ def test_polyak_target_moves_tau_of_the_way():
     agent._update_target()
     for old, new, online in zip(before, agent.target_net.parameters(), agent.q_net.parameters(), strict=True):
         assert torch.allclose(new, old + 0.25 * (online - old))
-    agent.config.tau = 1.0
+    agent.tau.fill_(1.0)
     agent._update_target()
     pairs = zip(agent.target_net.parameters(), agent.q_net.parameters(), strict=True)
     assert all(torch.equal(target, online) for target, online in pairs)
@@ -250,9 +259,9 @@ def test_polyak_target_moves_tau_of_the_way():
 
 def test_layer_norm_and_annealed_learning_rate():
     agent = DQN("ZeroOut-v0", seed=0, device="cpu", layer_norm=True, anneal_lr=True, **TINY)
-    assert sum(isinstance(m, torch.nn.LayerNorm) for m in agent.q_net.modules()) == 2
+    assert sum(isinstance(m, GroupLayerNorm) for m in agent.q_net.modules()) == 2
     agent.learn(800)
-    assert agent.optimizer.param_groups[0]["lr"] < agent.config.learning_rate * 0.05
+    assert float(agent.optimizer.lr[0]) < agent.config.learning_rate * 0.05
 
 
 def test_dqn_trains_on_cartpole_through_the_numpy_adapter():
@@ -334,38 +343,39 @@ def test_unknown_env_is_a_value_error():
 
 # ---------------------------------------------------------------- replay buffer
 def test_replay_buffer_wraps_around():
-    buffer = ReplayBuffer(10, 2, torch.device("cpu"))
+    buffer = ReplayBuffer(1, 10, 2, torch.device("cpu"))
     for start in (0, 4, 8, 12):  # rows of 4 into a capacity of 10: 4, 8, 10 (wrapped), 10
         ids = torch.arange(start, start + 4)
         buffer.add(
-            Transitions(
-                torch.stack([ids, ids], dim=1),
-                ids,
-                ids.float(),
-                torch.stack([ids, -ids], dim=1),
-                ids % 2 == 0,
-                ids.float() / 100,
+            one_member(
+                Transitions(
+                    torch.stack([ids, ids], dim=1),
+                    ids,
+                    ids.float(),
+                    torch.stack([ids, -ids], dim=1),
+                    ids % 2 == 0,
+                    ids.float() / 100,
+                )
             )
         )
     # Row i holds the most recent id congruent to i mod 10: ids 10..15 overwrote 0..5.
     expected = torch.tensor([10, 11, 12, 13, 14, 15, 6, 7, 8, 9])
     assert buffer.size == 10
     assert buffer.pos == 16 % 10
-    assert torch.equal(buffer.actions, expected)
-    assert torch.equal(buffer.rewards, expected.float())
-    assert torch.equal(buffer.obs, torch.stack([expected, expected], dim=1).float())
-    assert torch.equal(buffer.next_obs, torch.stack([expected, -expected], dim=1).float())
-    assert torch.equal(buffer.terminated, (expected % 2 == 0).float())
-    assert torch.equal(buffer.discounts, expected.float() / 100)
+    assert torch.equal(buffer.actions[0], expected)
+    assert torch.equal(buffer.rewards[0], expected.float())
+    assert torch.equal(buffer.obs[0], torch.stack([expected, expected], dim=1).float())
+    assert torch.equal(buffer.next_obs[0], torch.stack([expected, -expected], dim=1).float())
+    assert torch.equal(buffer.terminated[0], (expected % 2 == 0).float())
+    assert torch.equal(buffer.discounts[0], expected.float() / 100)
 
 
 def test_replay_buffer_partial_fill_and_sampling():
-    buffer = ReplayBuffer(10, 1, torch.device("cpu"))
+    buffer = ReplayBuffer(1, 10, 1, torch.device("cpu"))
     ids = torch.arange(3)
-    buffer.add(Transitions(ids[:, None], ids, ids.float(), ids[:, None], ids < 0, ids.float()))
+    buffer.add(one_member(Transitions(ids[:, None], ids, ids.float(), ids[:, None], ids < 0, ids.float())))
     assert (buffer.size, buffer.pos) == (3, 3)
-    generator = torch.Generator().manual_seed(0)
-    batch = buffer.sample(200, generator)
+    batch = Transitions(*(x[0] for x in buffer.sample(200, Streams.from_seeds([0]))))
     # Only filled rows are sampled, and each sample keeps its fields together.
     assert set(batch.actions.tolist()) == {0, 1, 2}
     assert torch.equal(batch.rewards, batch.actions.float())
@@ -373,6 +383,8 @@ def test_replay_buffer_partial_fill_and_sampling():
     assert torch.equal(batch.discounts, batch.actions.float())
     # One add larger than what is left before the end wraps in the same call.
     more = torch.arange(3, 11)
-    buffer.add(Transitions(more[:, None], more, more.float(), more[:, None], more < 0, more.float()))
+    buffer.add(
+        one_member(Transitions(more[:, None], more, more.float(), more[:, None], more < 0, more.float()))
+    )
     assert (buffer.size, buffer.pos) == (10, 1)
-    assert buffer.actions.tolist() == [10, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert buffer.actions[0].tolist() == [10, 1, 2, 3, 4, 5, 6, 7, 8, 9]

@@ -97,7 +97,7 @@ def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
     torch.testing.assert_close(log_softmax(logits), torch.log_softmax(logits, dim=1))
     probs = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.0])
     many = probs.clamp(min=1e-30).log().expand(100_000, 5).contiguous()
-    actions = sample_categorical(many, torch.Generator().manual_seed(0))
+    actions = sample_categorical(many, torch.rand(100_000, generator=torch.Generator().manual_seed(0)))
     frequencies = torch.bincount(actions, minlength=5).float() / actions.numel()
     torch.testing.assert_close(frequencies, probs, atol=0.01, rtol=0)
 
@@ -105,15 +105,15 @@ def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
 def test_rollouts_have_a_fixed_length_and_go_on_from_each_other() -> None:
     agent = Reinforce("ZeroOut-v0", device="cpu", seed=3, num_envs=32, rollout_steps=7)
     first = agent._collect()
-    assert first.obs.shape == (7, 32, 10) and first.rewards.shape == (7, 32)
+    assert first.obs.shape == (1, 7, 32, 10) and first.rewards.shape == (1, 7, 32)  # one member
     assert agent.num_timesteps == 7 * 32
     where_it_stopped = agent.last_obs.clone()
     second = agent._collect()
-    assert torch.equal(second.obs[0], where_it_stopped)
+    assert torch.equal(second.obs[:, 0], where_it_stopped)
     # Within a rollout each step starts where the last one led, or on a fresh board after an end.
-    ended = first.terminated | first.truncated
+    ended = first.terminated[0] | first.truncated[0]
     continues = ~ended[:-1]
-    assert torch.equal(first.obs[1:][continues], first.final_obs[:-1][continues])
+    assert torch.equal(first.obs[0, 1:][continues], first.final_obs[0, :-1][continues])
 
 
 def test_registered_and_stochastic_actions_follow_the_seed() -> None:

@@ -21,6 +21,7 @@ from rlzero import finetune, train
 from rlzero.agents.base import Agent
 from rlzero.agents.checkpoint import CheckpointError, load_checkpoint
 from rlzero.agents.dqn import DQN
+from rlzero.agents.networks import member_state_dict
 from rlzero.agents.presets import preset_for
 from rlzero.agents.reinforce import Reinforce
 from rlzero.agents.transfer import STRATEGIES, transfer
@@ -50,7 +51,11 @@ def make(agent_class: type[Agent], env_id: str = "ZeroOut-v0", seed: int = 0, **
 
 
 def snapshot(agent: Agent) -> StateDicts:
-    return {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in agent.networks.items()}
+    """The weights of a one-member agent, as its checkpoint holds them."""
+    return {
+        name: {k: v.clone() for k, v in member_state_dict(net, 0).items()}
+        for name, net in agent.networks.items()
+    }
 
 
 def perturb(agent: Agent) -> Agent:
@@ -208,14 +213,14 @@ def test_slot_network_moves_from_10_to_20_slots(agent_class: type[Agent]) -> Non
     agent = make(agent_class, "ZeroOutLarge-v0", net_arch="slot")
     report = transfer(agent, src, "full")
     for name, net in agent.networks.items():
-        sd = net.state_dict()
+        sd = member_state_dict(net, 0)
         assert {k: v.shape for k, v in sd.items()} == {k: v.shape for k, v in src[name].items()}
         assert report.loaded[name] == list(sd)
     expected = src["q_net"] if isinstance(agent, DQN) else src["policy"]
     net = agent.q_net if isinstance(agent, DQN) else agent.policy
-    assert_same(net.state_dict(), expected, expected)
+    assert_same(member_state_dict(net, 0), expected, expected)
     obs, _ = agent.env.reset(seed=0)
-    assert net(obs).shape == (agent.config.num_envs, 20)  # one output per slot
+    assert net(obs[None]).shape == (1, agent.config.num_envs, 20)  # one output per slot
     actions, _ = agent.predict(obs.cpu().numpy())
     assert actions.shape == (agent.config.num_envs,) and actions.min() >= 0 and actions.max() < 20
     single, _ = agent.predict(obs[0].cpu().numpy())

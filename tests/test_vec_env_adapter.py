@@ -10,7 +10,7 @@ from rlzero.agents.vec_env import make_vec_env
 def test_adapter_gives_final_observations_and_true_episode_statistics():
     env = make_vec_env("CartPole-v1", 4, torch.device("cpu"))
     obs, info = env.reset(seed=0)
-    stats = EpisodeStats(4, torch.device("cpu"))
+    stats = EpisodeStats(1, 4, torch.device("cpu"))
     stats.reset(info)
     lengths = torch.zeros(4, dtype=torch.int64)
     finished = []
@@ -31,7 +31,7 @@ def test_adapter_gives_final_observations_and_true_episode_statistics():
     assert len(finished) >= 4
     assert obs.dtype == torch.float32
     # Always pushing left: every episode's return is its length; CartPole knows no optimum.
-    metrics = stats.pop()
+    (metrics,) = stats.pop()
     mean = sum(finished) / len(finished)
     assert metrics["charts/episodic_return"] == metrics["charts/episodic_length"] == mean
     assert "charts/normalized_return" not in metrics

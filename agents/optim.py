@@ -1,0 +1,83 @@
+"""Adam and gradient clipping for a group of members whose parameters share tensors.
+
+Every parameter's leading dimension indexes the members (see :mod:`rlzero.agents.networks`). Adam is
+elementwise, so one Adam over the stacked tensors is every member's own Adam, except for what is not
+elementwise: each member has its own learning rate here, and clipping scales each member's gradient by
+the norm of that member's slices alone (a norm over the whole group would couple the seeds).
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+
+def per_member(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``(members,)`` values shaped to broadcast against a ``(members, ...)`` tensor."""
+    return values.view(-1, *([1] * (like.dim() - 1)))
+
+
+class GroupAdam:
+    """Adam (Kingma and Ba 2015; torch's update, without weight decay or amsgrad) with a learning rate
+    per member: ``lr`` is a ``(members,)`` tensor on the parameters' device, set in place to schedule it.
+
+    Parameters without a gradient (frozen ones) are skipped. Every parameter that steps shares one step
+    count, as every member steps together.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[nn.Parameter],
+        lr: torch.Tensor,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        params = [self.params[i] for i in live]
+        grads = typing.cast(list[torch.Tensor], [p.grad for p in params])
+        exp_avg = [self.exp_avg[i] for i in live]
+        exp_avg_sq = [self.exp_avg_sq[i] for i in live]
+        beta1, beta2 = self.betas
+        self.steps += 1
+        torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sq, beta2)
+        torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
+        bias_correction1 = 1 - beta1**self.steps
+        bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
+        denom = torch._foreach_sqrt(exp_avg_sq)
+        torch._foreach_div_(denom, bias_correction2_sqrt)
+        torch._foreach_add_(denom, self.eps)
+        updates = torch._foreach_div(exp_avg, denom)
+        step_size = self.lr / bias_correction1
+        torch._foreach_mul_(updates, [per_member(step_size, p) for p in params])
+        torch._foreach_sub_(typing.cast(list[torch.Tensor], params), updates)
+
+
+@torch.no_grad()
+def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: torch.Tensor) -> torch.Tensor:
+    """Scale each member's gradient so its norm (over that member's slices of every parameter) is at most
+    its ``max_norm`` (``(members,)``), as ``nn.utils.clip_grad_norm_`` does for one network; return the
+    norms before clipping."""
+    grads = [p.grad for p in params if p.grad is not None]
+    squares = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads]).sum(0)
+    norms = squares.sqrt()
+    scale = (max_norm / (norms + 1e-6)).clamp_(max=1.0)
+    torch._foreach_mul_(grads, [per_member(scale, g) for g in grads])
+    return norms

@@ -1,0 +1,145 @@
+"""Many seeds as one group against one trial per seed on the local pool: wall-clock and equivalence.
+
+For each agent and env, the same sweep runs twice, side by side in this one script run: once as a single
+group trial (``Trial(seed=[s0, ..., s31])``, :mod:`rlzero.agents.base`) in this process on
+``--group-threads`` torch threads, once as one single-seed trial per seed on the local pool
+(``--workers`` processes, one torch thread each). Both use the presets' hyperparameters, the same budget
+and the same evaluations (100 episodes every twentieth of the budget). It reports the whole sweep's
+wall-clock on each side and their ratio, where the group's time went (training against evaluation),
+and whether each member's curve is the single run's, evaluation by evaluation (the per-member random
+streams make them bit-identical on CPU), with the solved counts and the IQM of the final score on both
+sides. It writes ``groups.json`` and ``groups.md`` to ``--out``; it measures and never asserts.
+
+    python benchmarks/groups.py --agents dqn reinforce --envs ZeroOut-v0 --seeds 0-31 --workers 2
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlzero.cli import ArgumentParser, UsageError, check_env_id, convert, fail, flatten_seeds, seed_range, split_pairs
+from rlzero.experiment import Trial, run
+from rlzero.report import cell_summary, markdown_table, num, with_interval
+from rlzero.system import describe_machine, package_versions
+from rlzero.trials import run_trials
+
+SCORES = ("env_steps", "mean_return", "mean_normalized_return", "success_rate", "mean_length")
+
+
+def same_curves(group: dict[str, Any], singles: Sequence[dict[str, Any] | None]) -> bool:
+    """Whether every member's evaluations equal its single run's, figure by figure."""
+    return all(
+        single is not None
+        and [[row[k] for k in SCORES] for row in member["evaluations"]]
+        == [[row[k] for k in SCORES] for row in single["evaluations"]]
+        for member, single in zip(group["members"], singles, strict=True)
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = ArgumentParser(prog="benchmarks/groups.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", nargs="+", default=["dqn", "reinforce"], choices=["dqn", "reinforce"])
+    parser.add_argument("--envs", nargs="+", default=["ZeroOut-v0"], help="env ids (default: %(default)s)")
+    parser.add_argument("--seeds", nargs="+", type=seed_range, default=[list(range(32))], help="e.g. 0-31")
+    parser.add_argument(
+        "--budget", nargs="*", default=[], metavar="ENV=STEPS", help="env steps per run (default: preset)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="processes of the pool side (default 2)")
+    parser.add_argument("--group-threads", type=int, default=2, help="torch threads of the group (default 2)")
+    parser.add_argument("--out", default="benchmarks/results/groups", help="results folder")
+    args = parser.parse_args(argv)
+    try:
+        for env_id in args.envs:
+            check_env_id(env_id)
+        budgets = {k: convert(v, int, f"--budget {k}") for k, v in split_pairs(args.budget, "--budget").items()}
+    except UsageError as exc:
+        fail(parser, str(exc))
+    seeds = flatten_seeds(args.seeds)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {describe_machine()}; load average {os.getloadavg()}", flush=True)
+    cells = []
+    for env_id in args.envs:
+        for agent in args.agents:
+            trial = Trial(agent, env_id, seed=seeds, total_timesteps=budgets.get(env_id), device="cpu")
+            torch.set_num_threads(args.group_threads)
+            load = os.getloadavg()[0]
+            began = time.perf_counter()
+            group = run(trial)
+            group_seconds = time.perf_counter() - began
+            singles = [Trial(agent, env_id, seed=s, total_timesteps=budgets.get(env_id), device="cpu") for s in seeds]
+            began = time.perf_counter()
+            records = run_trials(run, singles, backend="local", workers=args.workers, threads=1)
+            pool_seconds = time.perf_counter() - began
+            results = [r.get("result") for r in records]
+            timing = group["timing"]
+            cell = {
+                "agent": agent,
+                "env_id": env_id,
+                "seeds": len(seeds),
+                "env_steps_per_member": group["members"][0]["env_steps"],
+                "load_average_before": load,
+                "group_seconds": round(group_seconds, 1),
+                "group_eval_seconds": timing["eval_seconds"],
+                "group_threads": args.group_threads,
+                "pool_seconds": round(pool_seconds, 1),
+                "pool_workers": args.workers,
+                "speedup": round(pool_seconds / group_seconds, 2),
+                "pool_eval_seconds": round(sum(r["timing"]["eval_seconds"] for r in results if r), 1),
+                "same_curves": same_curves(group, results),
+                "group": group["cells"]["seeds"],
+                "pool": cell_summary(results),
+                "replay_ratio": group["members"][0]["replay_ratio"],
+            }
+            cells.append(cell)
+            print(
+                f"{env_id} {agent}: group {group_seconds:.1f} s (eval {timing['eval_seconds']:.1f} s), "
+                f"pool {pool_seconds:.1f} s: {cell['speedup']}x; same curves {cell['same_curves']}",
+                flush=True,
+            )
+    rows = [
+        [
+            c["agent"],
+            c["env_id"],
+            f"{c['env_steps_per_member']:,}",
+            num(c["replay_ratio"], 2),
+            f"{c['group_seconds']:.1f} ({c['group_eval_seconds']:.1f})",
+            f"{c['pool_seconds']:.1f} ({c['pool_eval_seconds']:.1f})",
+            f"**{c['speedup']:.2f}x**",
+            f"{c['group']['solved']}/{c['seeds']} vs {c['pool']['solved']}/{c['seeds']}",
+            f"{with_interval(c['group']['final'])} vs {with_interval(c['pool']['final'])}",
+            "yes" if c["same_curves"] else "no",
+        ]
+        for c in cells
+    ]
+    header = [
+        "agent",
+        "env",
+        "env steps per seed",
+        "replay ratio",
+        "group s (of which eval)",
+        "pool s (eval, summed over trials)",
+        "pool / group",
+        "solved: group vs pool",
+        "final IQM [95% CI]: group vs pool",
+        "every curve identical",
+    ]
+    table = markdown_table(header, rows)
+    (out / "groups.md").write_text(table + "\n")
+    (out / "groups.json").write_text(
+        json.dumps({"machine": describe_machine(), "versions": package_versions(), "cells": cells}, indent=2)
+    )
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Many seeds in one process: a group's members are independent agents, saved as ordinary ones.
+
+A member's weights and curve depend on its own seed and hyperparameters only: the same whatever the
+other members are (their seeds, their learning rates) and the same as a run of that seed alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from rlzero import train
+from rlzero.agents import DQN, Reinforce, load_agent
+from rlzero.agents.base import Agent
+from rlzero.agents.networks import member_state_dict
+from rlzero.evaluation import evaluate
+from rlzero.experiment import Trial, run
+
+SMALL: dict[str, dict[str, Any]] = {
+    "dqn": {"num_envs": 32, "learning_starts": 512, "batch_size": 64, "buffer_size": 8_192},
+    "reinforce": {"num_envs": 32},
+}
+AGENTS = {"dqn": DQN, "reinforce": Reinforce}
+
+
+def run_group(agent: str, env_id: str, seeds: list[int], members: list[dict[str, Any]] | None = None) -> Any:
+    trial = Trial(
+        agent,
+        env_id,
+        seed=seeds,
+        members=members,
+        total_timesteps=4_096,
+        hparams=SMALL[agent],
+        device="cpu",
+        eval_freq=2_048,
+        eval_episodes=10,
+    )
+    return run(trial)
+
+
+def weights(agent: Agent, member: int) -> dict[str, dict[str, torch.Tensor]]:
+    return {name: member_state_dict(net, member) for name, net in agent.networks.items()}
+
+
+def assert_same_weights(a: dict[str, dict[str, torch.Tensor]], b: dict[str, dict[str, torch.Tensor]]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].keys() == b[name].keys()
+        for key in a[name]:
+            assert torch.equal(a[name][key], b[name][key]), (name, key)
+
+
+@pytest.mark.parametrize("agent", ["dqn", "reinforce"])
+@pytest.mark.parametrize("env_id", ["ZeroOut-v0", "CartPole-v1"])
+def test_members_do_not_depend_on_the_rest_of_their_group(agent: str, env_id: str) -> None:
+    cls = AGENTS[agent]
+    groups = {
+        "0,1,2": cls(env_id, seed=[0, 1, 2], device="cpu", **SMALL[agent]),
+        "0,1,7": cls(env_id, seed=[0, 1, 7], device="cpu", **SMALL[agent]),
+        "0,1,2 with another lr": cls(
+            env_id, seed=[0, 1, 2], members=[{}, {}, {"learning_rate": 0.1}], device="cpu", **SMALL[agent]
+        ),
+    }
+    alone = {seed: cls(env_id, seed=seed, device="cpu", **SMALL[agent]) for seed in (0, 1)}
+    for group in [*groups.values(), *alone.values()]:
+        group.learn(3_072)
+    reference = groups["0,1,2"]
+    for member in (0, 1):
+        for group in groups.values():
+            assert_same_weights(weights(group, member), weights(reference, member))
+        assert_same_weights(weights(alone[member], 0), weights(reference, member))
+    # Members do differ: seed 2 from seed 7, and seed 0 from seed 1.
+    net = "q_net" if agent == "dqn" else "policy"
+    assert not torch.equal(
+        weights(groups["0,1,7"], 2)[net]["head.bias"], weights(reference, 2)[net]["head.bias"]
+    )
+    assert not torch.equal(weights(reference, 0)[net]["head.bias"], weights(reference, 1)[net]["head.bias"])
+
+
+@pytest.mark.parametrize("agent", ["dqn", "reinforce"])
+def test_member_curves_match_across_groups_and_checkpoints_load_as_single_agents(
+    agent: str, tmp_path: Path
+) -> None:
+    first = run_group(agent, "ZeroOut-v0", [0, 1, 2])
+    other = run_group(agent, "ZeroOut-v0", [0, 1, 7], members=[{}, {}, {"learning_rate": 0.05}])
+    scores = ("env_steps", "mean_return", "mean_normalized_return", "success_rate", "mean_length")
+    for member in (0, 1):
+        a, b = first["members"][member]["evaluations"], other["members"][member]["evaluations"]
+        assert [[row[k] for k in scores] for row in a] == [[row[k] for k in scores] for row in b]
+    assert first["cells"]["seeds"]["seeds"] == 3
+
+    trial = Trial(
+        agent,
+        seed=[3, 4],
+        members=[{"learning_rate": 0.01}, {"learning_rate": 0.02}],
+        total_timesteps=2_048,
+        hparams=SMALL[agent],
+        device="cpu",
+        eval_episodes=10,
+        run_dir=str(tmp_path / "group"),
+    )
+    record = run(trial)
+    assert set(record["cells"]) == {"learning_rate=0.01", "learning_rate=0.02"}
+    for member, (seed, lr) in enumerate([(3, 0.01), (4, 0.02)]):
+        member_dir = tmp_path / "group" / f"learning_rate={lr}__seed{seed}"
+        loaded = load_agent(member_dir / "model.pt", device="cpu")
+        assert type(loaded) is AGENTS[agent] and loaded.n_members == 1
+        assert (loaded.seed, loaded.config.learning_rate) == (seed, lr)
+        config = json.loads((member_dir / "config.json").read_text())
+        assert config["seed"] == seed and config["resolved_hparams"]["learning_rate"] == lr
+        summary = json.loads((member_dir / "summary.json").read_text())
+        final = evaluate(loaded, "ZeroOut-v0", n_episodes=10)
+        assert final.mean_return == summary["mean_return"] == record["members"][member]["mean_return"]
+        assert list(member_dir.glob("events.out.tfevents.*"))
+    assert (tmp_path / "group" / "curves.png").stat().st_size > 0
+    assert json.loads((tmp_path / "group" / "group.json").read_text())["seeds"] == [3, 4]
+
+
+def test_members_may_differ_in_float_hyperparameters_only() -> None:
+    with pytest.raises(ValueError, match=r"float hyperparameters only; num_envs takes \['16', '32'\]"):
+        DQN("ZeroOut-v0", seed=[0, 1], members=[{"num_envs": 16}, {"num_envs": 32}], device="cpu")
+    with pytest.raises(ValueError, match="members gives 1 overrides for 2 seeds"):
+        DQN("ZeroOut-v0", seed=[0, 1], members=[{}], device="cpu")
+
+
+def test_a_group_predicts_a_batch_per_member() -> None:
+    group = DQN("ZeroOut-v0", seed=[0, 1], device="cpu", num_envs=8)
+    obs = np.random.default_rng(0).integers(0, 10, size=(2, 5, 10))
+    actions, _ = group.predict(obs)
+    assert actions.shape == (2, 5)
+    single = DQN("ZeroOut-v0", seed=1, device="cpu", num_envs=8)
+    assert np.array_equal(actions[1], single.predict(obs[1])[0])
+    with pytest.raises(ValueError, match=r"\(members, batch, \*obs_shape\), got shape \(5, 10\)"):
+        group.predict(obs[0])
+
+
+def test_cli_seeds_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "--agent",
+        "reinforce",
+        "--seeds",
+        "0-1",
+        "5",
+        "--sweep",
+        "learning_rate=0.01,0.03",
+        "--total-timesteps",
+        "2048",
+        "--eval-episodes",
+        "5",
+        "--no-progress",
+        "--logdir",
+        str(tmp_path),
+    ]
+    assert train.main(argv) == 0
+    (group_dir,) = tmp_path.iterdir()
+    assert "seeds0-5" in group_dir.name
+    group = json.loads((group_dir / "group.json").read_text())
+    assert [(row["seed"], row["overrides"]["learning_rate"]) for row in group["table"]] == [
+        (s, lr) for lr in (0.01, 0.03) for s in (0, 1, 5)
+    ]
+    assert {name: cell["seeds"] for name, cell in group["cells"].items()} == {
+        "learning_rate=0.01": 3,
+        "learning_rate=0.03": 3,
+    }
+    out = capsys.readouterr().out
+    assert "learning_rate=0.03: solved" in out and "95% bootstrap CI" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--agent", "dqn", "--sweep", "num_envs=8,16"], "--sweep num_envs: only float hyperparameters"),
+        (["--agent", "dqn", "--sweep", "nope=1,2"], "--sweep: unknown hyperparameter 'nope'"),
+        (["--agent", "sb3-ppo", "--seeds", "0-3"], "sb3-ppo cannot: use --seed"),
+        (["--agent", "dqn", "--seeds", "3-1"], "expected seeds >= 0 in increasing order"),
+        (["--agent", "dqn", "--seed", "1", "--seeds", "0-3"], "not allowed with argument"),
+    ],
+)
+def test_cli_group_misuse_exits_2_with_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        train.main([*argv, "--logdir", str(tmp_path)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
