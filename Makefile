@@ -22,5 +22,6 @@ check: lint type test  ## everything CI runs after installing
 bench:  ## every benchmark's pipeline on a tiny budget (the full runs: benchmarks/README.md)
 	$(PYTHON) benchmarks/throughput.py --quick --out /tmp/rlzero-bench/throughput.json
 	$(PYTHON) benchmarks/seeds.py --agents dqn --envs ZeroOut-v0 --seeds 0 --out /tmp/rlzero-bench/seeds
+	$(PYTHON) benchmarks/groups.py --agents reinforce --seeds 0-1 --budget ZeroOut-v0=4096 --out /tmp/rlzero-bench/groups
 	$(PYTHON) benchmarks/compare_sb3.py --quick --out /tmp/rlzero-bench/compare_sb3
 	$(PYTHON) benchmarks/transfer.py --quick --out /tmp/rlzero-bench/transfer

@@ -47,7 +47,7 @@ from rlzero.agents.callbacks import Callback
 from rlzero.agents.checkpoint import CheckpointError, check_weights, load_checkpoint, save_checkpoint
 from rlzero.agents.device import resolve_device
 from rlzero.agents.networks import load_member, member_state_dict
-from rlzero.agents.vec_env import make_vec_env, member_row_seeds
+from rlzero.agents.vec_env import make_vec_env, reset_seeds
 from rlzero.envs import normalized_return
 from rlzero.envs.streams import Streams
 
@@ -236,7 +236,7 @@ class Agent(ABC):
         self.device = resolve_device(device)
         seed_everything(self.seed)
         self.streams = Streams.from_seeds([(s << 32) + AGENT_STREAM for s in self.seeds], self.device)
-        self.env = make_vec_env(env_id, self.config.num_envs * self.n_members, self.device, self.env_kwargs)
+        self.env = make_vec_env(env_id, self.config.num_envs, self.device, self.env_kwargs, self.n_members)
         # make_vec_env checked them: a flat Box and a Discrete space
         self.observation_space = typing.cast(spaces.Box, self.env.single_observation_space)
         self.n_actions = int(typing.cast(spaces.Discrete, self.env.single_action_space).n)
@@ -337,7 +337,7 @@ class Agent(ABC):
     def reset_env(self) -> torch.Tensor:
         """Reset every env (each member's seeded with its seed the first time only) and return the
         observations, ``(members, num_envs, ...)``."""
-        seeds = None if self._env_seeded else member_row_seeds(self.env, self.seeds, self.config.num_envs)
+        seeds = None if self._env_seeded else reset_seeds(self.env, self.seeds, self.config.num_envs)
         obs, info = self.env.reset(seed=seeds)  # type: ignore[arg-type]  # a seed per row: Gymnasium's convention
         self._env_seeded = True
         self.episode_stats.reset(info)

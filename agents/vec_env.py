@@ -1,8 +1,10 @@
 """Batched environments as torch tensors on the agent's device, whatever the env id.
 
-ZeroOut ids use the native :class:`~rlzero.envs.ZeroOutVectorEnv` (no host/device copies); any other
-env with a Box observation and a Discrete action (CartPole-v1, say) runs in Gymnasium's
-``SyncVectorEnv`` behind :class:`NumpyVecEnvAdapter`, which speaks the same tensor protocol.
+ZeroOut ids use the native :class:`~rlzero.envs.ZeroOutVectorEnv` (no host/device copies);
+CartPole-v1 runs on Gymnasium's numpy-batched ``CartPoleVectorEnv`` (:class:`CartPoleMembers`, one per
+member of a group); any other env with a Box observation and a Discrete action runs in Gymnasium's
+``SyncVectorEnv``. The numpy ones sit behind :class:`NumpyVecEnvAdapter`, which speaks the same tensor
+protocol. A group of ``members`` agents gets one env of ``members * num_envs`` rows, member by member.
 
 The protocol agents rely on: ``reset(seed) -> (obs, info)`` and ``step(actions) -> (obs, reward,
 terminated, truncated, info)`` with tensors on ``device``, ``SAME_STEP`` autoreset, and in ``info``:
@@ -19,10 +21,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from rlzero.envs import ZeroOutVectorEnv
 from rlzero.envs.streams import row_seeds
+
+CARTPOLE_VECTOR_ENTRY_POINT = "gymnasium.envs.classic_control.cartpole:CartPoleVectorEnv"
 
 
 def make_vec_env(
@@ -30,8 +35,9 @@ def make_vec_env(
     num_envs: int,
     device: torch.device,
     env_kwargs: dict[str, Any] | None = None,
+    members: int = 1,
 ) -> VectorEnv:
-    """Build ``num_envs`` copies of ``env_id`` that take and return tensors on ``device``."""
+    """Build ``members * num_envs`` copies of ``env_id`` that take and return tensors on ``device``."""
     env_kwargs = dict(env_kwargs or {})
     try:
         spec = gym.spec(env_id)
@@ -41,18 +47,20 @@ def make_vec_env(
         # Our agents' actions are in range by construction (argmax, sampling): no check, no host sync.
         env = gym.make_vec(
             env_id,
-            num_envs,
+            members * num_envs,
             vectorization_mode="vector_entry_point",
             device=device,
             autoreset_mode=AutoresetMode.SAME_STEP,
             validate_actions=False,
             **env_kwargs,
         )
+    elif spec.vector_entry_point == CARTPOLE_VECTOR_ENTRY_POINT:
+        env = NumpyVecEnvAdapter(CartPoleMembers(env_id, members, num_envs, env_kwargs), device)
     else:
         env = NumpyVecEnvAdapter(
             gym.make_vec(
                 env_id,
-                num_envs,
+                members * num_envs,
                 vectorization_mode="sync",
                 vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
                 **env_kwargs,
@@ -63,11 +71,13 @@ def make_vec_env(
     return env
 
 
-def member_row_seeds(env: VectorEnv, seeds: Sequence[int], num_envs: int) -> list[int]:
-    """The seed of every row of ``env`` that holds ``num_envs`` rows per member, member by member: the
-    seeds each member's rows would get from ``env.reset(seed=seed)`` in an env of its own."""
+def reset_seeds(env: VectorEnv, seeds: Sequence[int], num_envs: int) -> list[int]:
+    """What ``env.reset(seed=...)`` takes to seed each member's ``num_envs`` rows with its seed, as an
+    env of its own seeded with it would be: a seed per row (per member for :class:`CartPoleMembers`)."""
     if isinstance(env.unwrapped, ZeroOutVectorEnv):
         return [row for seed in seeds for row in row_seeds(seed, num_envs)]
+    if isinstance(env, NumpyVecEnvAdapter) and isinstance(env.env, CartPoleMembers):
+        return list(seeds)
     return [seed + row for seed in seeds for row in range(num_envs)]  # Gymnasium's vector envs
 
 
@@ -124,3 +134,64 @@ class NumpyVecEnvAdapter(VectorEnv):
 
     def close(self, **kwargs: Any) -> None:
         self.env.close(**kwargs)
+
+
+class CartPoleMembers(VectorEnv):
+    """``members * num_envs`` CartPoles on Gymnasium's numpy-batched ``CartPoleVectorEnv``, in
+    ``SAME_STEP`` autoreset, each member's poles drawn from a generator of its own; numpy in and out,
+    like Gymnasium's vector envs.
+
+    One ``CartPoleVectorEnv`` steps every pole at once (the dynamics are elementwise); only the draws
+    of new poles are per member, so a member's episodes depend on its own seed alone, as in an env of
+    its own. Gymnasium's batched CartPole would reset a pole whose episode ended on the *next* step,
+    ignoring that step's action (``NEXT_STEP``), from one generator for all; here each ended pole gets
+    its new state within the step that ended it, drawn as the env's own reset draws it (uniform in
+    ``[low, high]``), and the env forgets it ended. ``info["final_obs"]`` holds every row's state before
+    any reset. The env's ``state``, ``steps``, ``prev_done``, ``low`` and ``high`` are read and written
+    for that (gymnasium 1.x).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, env_id: str, members: int, num_envs: int, env_kwargs: dict[str, Any]) -> None:
+        # CartPoleVectorEnv: its internals are read and written below.
+        self.env: Any = gym.make_vec(
+            env_id, members * num_envs, vectorization_mode="vector_entry_point", **env_kwargs
+        ).unwrapped
+        self.members, self.rows = members, num_envs
+        self.generators = [np.random.default_rng() for _ in range(members)]
+        self.num_envs = members * num_envs
+        self.single_observation_space = self.env.single_observation_space
+        self.single_action_space = self.env.single_action_space
+        self.observation_space, self.action_space = self.env.observation_space, self.env.action_space
+
+    def reset(
+        self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """``seed``: one per member (the generator of all its poles), or one int for member ``m`` to
+        take ``seed + m``."""
+        if seed is not None:
+            one = isinstance(seed, (int, np.integer))
+            seeds = [int(seed) + m for m in range(self.members)] if one else list(seed)  # type: ignore[arg-type]
+            self.generators = [seeding.np_random(int(s))[0] for s in seeds]
+        self.env.reset(options=options)
+        for member, generator in enumerate(self.generators):
+            self._draw(member, generator, np.arange(self.rows))
+        return self.env.state.T.astype(np.float32), {}
+
+    def _draw(self, member: int, generator: np.random.Generator, rows: np.ndarray) -> None:
+        """New poles for ``rows`` of ``member``, as the env's reset draws them."""
+        columns = member * self.rows + rows
+        self.env.state[:, columns] = generator.uniform(self.env.low, self.env.high, size=(4, len(rows)))
+        self.env.steps[columns] = 0
+        self.env.prev_done[columns] = False
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        final_obs, rewards, terminated, truncated, _ = self.env.step(np.asarray(actions))
+        ended = (terminated | truncated).reshape(self.members, self.rows)
+        for member in np.flatnonzero(ended.any(axis=1)).tolist():
+            self._draw(member, self.generators[member], np.flatnonzero(ended[member]))
+        obs = self.env.state.T.astype(np.float32)
+        return obs, rewards, terminated, truncated, {"final_obs": final_obs}

@@ -25,7 +25,15 @@ from typing import Any
 
 import torch
 
-from rlzero.cli import ArgumentParser, UsageError, check_env_id, convert, fail, flatten_seeds, seed_range, split_pairs
+from rlzero.cli import (
+    ArgumentParser,
+    UsageError,
+    check_env_id,
+    fail,
+    flatten_seeds,
+    parse_budgets,
+    seed_range,
+)
 from rlzero.experiment import Trial, run
 from rlzero.report import cell_summary, markdown_table, num, with_interval
 from rlzero.system import describe_machine, package_versions
@@ -59,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for env_id in args.envs:
             check_env_id(env_id)
-        budgets = {k: convert(v, int, f"--budget {k}") for k, v in split_pairs(args.budget, "--budget").items()}
+        budgets = parse_budgets(args.budget, args.envs)
     except UsageError as exc:
         fail(parser, str(exc))
     seeds = flatten_seeds(args.seeds)
@@ -69,13 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cells = []
     for env_id in args.envs:
         for agent in args.agents:
-            trial = Trial(agent, env_id, seed=seeds, total_timesteps=budgets.get(env_id), device="cpu")
+            budget = budgets.get(env_id)
+            trial = Trial(agent, env_id, seed=seeds, total_timesteps=budget, device="cpu")
             torch.set_num_threads(args.group_threads)
             load = os.getloadavg()[0]
             began = time.perf_counter()
             group = run(trial)
             group_seconds = time.perf_counter() - began
-            singles = [Trial(agent, env_id, seed=s, total_timesteps=budgets.get(env_id), device="cpu") for s in seeds]
+            singles = [Trial(agent, env_id, seed=s, total_timesteps=budget, device="cpu") for s in seeds]
             began = time.perf_counter()
             records = run_trials(run, singles, backend="local", workers=args.workers, threads=1)
             pool_seconds = time.perf_counter() - began

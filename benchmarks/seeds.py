@@ -1,8 +1,10 @@
 """Do the CLI's defaults solve every env on every seed, and stay solved?
 
-Each trial is what ``python -m rlzero.train --agent AGENT --env ENV --seed S`` runs with its defaults
+Each seed's run is what ``python -m rlzero.train --agent AGENT --env ENV --seed S`` runs with its defaults
 (the preset's hyperparameters and budget, an evaluation every twentieth of the budget with 100
-episodes), here through :func:`rlzero.experiment.run` on a local pool (or Ray). Per agent and env it
+episodes). The seeds of one agent and env train as one group (``--seeds``: one trial of
+:func:`rlzero.experiment.run`, each member bit-identical to its seed's run alone on CPU); the groups run
+on a local pool (or Ray). SB3 agents cannot form groups: each of their seeds is a trial. Per agent and env it
 reports the seeds that solved (mean normalized return >= 0.99, or CartPole's return >= 475), stayed
 solved (every later evaluation too) and ended solved, the final score's interquartile mean with its
 95% bootstrap interval, the medians of env steps and training seconds to solved, env-steps/s and the
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rlzero.agents.presets import ZEROOUT_IDS
-from rlzero.agents.registry import AGENTS
+from rlzero.agents.registry import AGENTS, is_sb3
 from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, flatten_seeds, seed_range
 from rlzero.experiment import Trial, run
 from rlzero.metrics import criterion
@@ -53,24 +55,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(parser, str(exc))
     seeds = flatten_seeds(args.seeds)
     cells = [(env_id, agent) for env_id in args.envs for agent in args.agents]
-    trials = [Trial(agent, env_id, seed, device=args.device) for env_id, agent in cells for seed in seeds]
+    trials = [
+        Trial(agent, env_id, seed, device=args.device)
+        if is_sb3(agent)
+        else Trial(agent, env_id, list(seeds), device=args.device)
+        for env_id, agent in cells
+        for seed in (seeds if is_sb3(agent) else seeds[:1])
+    ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {describe_machine()}; {describe(options)}", flush=True)
 
     def show(index: int, record: dict[str, Any]) -> None:
-        trial, r = trials[index], record.get("result")
-        if r is None:
-            shown = f"FAILED {record['error']['message']}"
-        else:
+        trial, result = trials[index], record.get("result")
+        if result is None:
+            print(
+                f"{trial.env_id} {trial.agent} seed {trial.seed}: FAILED {record['error']['message']}",
+                flush=True,
+            )
+            return
+        for r in result.get("members", [result]):
             shown = (
                 f"final {num(r['final'], 3)}, solved at {r['steps_to_solved']}, stayed {r['stayed_solved']}"
             )
-        print(f"{trial.env_id} {trial.agent} seed {trial.seed}: {shown}", flush=True)
+            print(f"{trial.env_id} {trial.agent} seed {r['seed']}: {shown}", flush=True)
 
     records = run_trials(run, trials, results_path=out / "trials.jsonl", on_result=show, **options)
-    results = [r.get("result") for r in records]
-    per_cell = {cell: results[i * len(seeds) : (i + 1) * len(seeds)] for i, cell in enumerate(cells)}
+    per_cell: dict[tuple[str, str], list[dict[str, Any] | None]] = {cell: [] for cell in cells}
+    for trial, record in zip(trials, records, strict=True):
+        result = record.get("result")
+        members = result.get("members", [result]) if result is not None else [None] * len(trial.seeds)
+        per_cell[trial.env_id, trial.agent].extend(members)
     summary = {cell: cell_summary(rs) for cell, rs in per_cell.items()}
     rows = [
         [
@@ -88,8 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = ["agent", "env", "solved", "stayed solved", "solved at the end", "final score (IQM [95% CI])"]
     header += ["env steps to solved", "seconds to solved", "env-steps/s", "replay ratio"]
     per_seed = [
-        [t.agent, t.env_id, t.seed, num(r["final"], 3), steps(r["steps_to_solved"]), r["stayed_solved"]]
-        for t, r in zip(trials, results, strict=True)
+        [agent, env_id, r["seed"], num(r["final"], 3), steps(r["steps_to_solved"]), r["stayed_solved"]]
+        for (env_id, agent), results in per_cell.items()
+        for r in results
         if r is not None
     ]
     seed_header = ["agent", "env", "seed", "final score", "env steps to solved", "stayed solved"]

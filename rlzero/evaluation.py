@@ -25,7 +25,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rlzero.agents.vec_env import CARTPOLE_VECTOR_ENTRY_POINT
 from rlzero.envs import normalized_return
+
+ZEROOUT_VECTOR_ENTRY_POINT = "rlzero.envs.vector:ZeroOutVectorEnv"
 
 EVAL_SEED = 1_000_000
 """First evaluation seed: episode i starts from seed EVAL_SEED + i, never a training seed."""
@@ -98,28 +101,69 @@ def play(
     seed: int,
     env_kwargs: dict[str, Any] | None,
 ) -> list[EvalResult]:
-    """``members`` blocks of ``n_episodes`` env copies (block ``m``'s copy ``i`` seeded ``seed + i``),
-    stepped together with ``act`` (all copies' observations in, one action per copy out)."""
+    """``members`` blocks of ``n_episodes`` episodes, block ``m``'s episode ``i`` starting from the state
+    ``reset(seed=seed + i)`` of the env gives, all stepped together with ``act`` (every copy's
+    observation in, one action per copy out)."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
     rows = members * n_episodes
-    envs = gym.make_vec(env_id, rows, vectorization_mode="sync", **(env_kwargs or {}))
+    envs, obs, optimal = start_episodes(env_id, members, [seed + i for i in range(n_episodes)], env_kwargs)
     try:
-        seeds = [seed + i for _ in range(members) for i in range(n_episodes)]
-        obs, info = envs.reset(seed=seeds)  # type: ignore[arg-type]  # a seed per copy: Gymnasium's convention
-        optimal = np.asarray(info["optimal_return"], dtype=np.float64) if "optimal_return" in info else None
         returns = np.zeros(rows)
         lengths = np.zeros(rows, dtype=np.int64)
         running = np.ones(rows, dtype=bool)
         while running.any():
-            obs, rewards, terminated, truncated, _ = envs.step(act(obs).reshape(rows))
-            returns += rewards * running
+            obs, rewards, terminated, truncated, _ = envs.step(act(np.asarray(obs)).reshape(rows))
+            returns += np.asarray(rewards) * running
             lengths += running
-            running &= ~(terminated | truncated)
+            running &= ~(np.asarray(terminated) | np.asarray(truncated))
     finally:
         envs.close()
     blocks = [slice(m * n_episodes, (m + 1) * n_episodes) for m in range(members)]
     return [summarize(returns[b], lengths[b], None if optimal is None else optimal[b]) for b in blocks]
+
+
+def start_episodes(
+    env_id: str, members: int, seeds: list[int], env_kwargs: dict[str, Any] | None
+) -> tuple[Any, Any, np.ndarray | None]:
+    """Env copies for ``members`` blocks of one episode per seed, reset: the envs, the observations and
+    each copy's ``optimal_return`` (None where the env has none).
+
+    ZeroOut ids play on the batched env, and CartPole-v1 on Gymnasium's numpy-batched
+    ``CartPoleVectorEnv`` (its ``state`` set), each copy started from the state the single env's reset
+    draws from its seed: the episodes of a ``SyncVectorEnv`` seeded alike, at a fraction of the cost for
+    many copies. Any other env plays on Gymnasium's ``SyncVectorEnv``, one seed per copy.
+    """
+    kwargs = dict(env_kwargs or {})
+    rows = members * len(seeds)
+    if gym.spec(env_id).vector_entry_point == ZEROOUT_VECTOR_ENTRY_POINT:
+        single = gym.make(env_id, **kwargs)
+        try:
+            starts = [single.reset(seed=s) for s in seeds]
+        finally:
+            single.close()
+        boards = np.tile(np.stack([board for board, _ in starts]), (members, 1))
+        optimal: np.ndarray | None = np.tile([float(info["optimal_return"]) for _, info in starts], members)
+        envs = gym.make_vec(
+            env_id, rows, vectorization_mode="vector_entry_point", validate_actions=False, **kwargs
+        )
+        obs, _ = envs.reset(options={"boards": boards})
+        return envs, obs, optimal
+    if gym.spec(env_id).vector_entry_point == CARTPOLE_VECTOR_ENTRY_POINT:
+        pole: Any = gym.make(env_id, **kwargs)
+        try:
+            states = np.stack([(pole.reset(seed=s), pole.unwrapped.state)[1] for s in seeds])
+        finally:
+            pole.close()
+        envs = gym.make_vec(env_id, rows, vectorization_mode="vector_entry_point", **kwargs)
+        envs.reset(seed=seeds[0])
+        batched: Any = envs.unwrapped
+        batched.state = np.tile(states, (members, 1)).T.astype(np.float64)
+        return envs, batched.state.T.astype(np.float32), None
+    envs = gym.make_vec(env_id, rows, vectorization_mode="sync", **kwargs)
+    obs, info = envs.reset(seed=seeds * members)  # type: ignore[arg-type]  # a seed per copy: Gymnasium's convention
+    optimal = np.asarray(info["optimal_return"], dtype=np.float64) if "optimal_return" in info else None
+    return envs, obs, optimal
 
 
 def summarize(returns: np.ndarray, lengths: np.ndarray, optimal: np.ndarray | None) -> EvalResult:

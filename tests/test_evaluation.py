@@ -2,6 +2,7 @@
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -176,3 +177,45 @@ def test_importing_the_cli_modules_leaves_the_function_in_place():
 
     assert rlzero.evaluate is evaluate
     assert callable(rlzero.evaluate)
+
+
+def sync_vector_play(policy, env_id, n_episodes, env_kwargs=None):
+    """The protocol as Gymnasium's SyncVectorEnv plays it: episode i from reset(seed=EVAL_SEED + i)."""
+    envs = gym.make_vec(env_id, n_episodes, vectorization_mode="sync", **(env_kwargs or {}))
+    obs, _ = envs.reset(seed=[EVAL_SEED + i for i in range(n_episodes)])
+    returns, lengths = np.zeros(n_episodes), np.zeros(n_episodes)
+    running = np.ones(n_episodes, dtype=bool)
+    while running.any():
+        obs, rewards, terminated, truncated, _ = envs.step(policy(obs))
+        returns += rewards * running
+        lengths += running
+        running &= ~(terminated | truncated)
+    return returns.mean(), lengths.mean()
+
+
+def random_pushes(seed=0):
+    rng = np.random.default_rng(seed)
+    return lambda obs: rng.integers(0, 2, size=obs.shape[0])
+
+
+def balance(obs):
+    """A CartPole controller that holds the pole for hundreds of steps: push towards where it falls."""
+    return ((obs[:, 2] + 0.3 * obs[:, 3] + 0.02 * obs[:, 1]) > 0).astype(np.int64)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "make_policy", "env_kwargs"),
+    [
+        ("ZeroOut-v0", uniform_random, None),
+        ("ZeroOutCountdown-v0", uniform_random, {"size": 6, "max_value": 3}),
+        ("CartPole-v1", lambda: balance, None),
+        ("CartPole-v1", random_pushes, None),
+    ],
+)
+def test_batched_evaluation_plays_the_episodes_of_a_sync_vector_env(env_id, make_policy, env_kwargs):
+    """ZeroOut and CartPole evaluate on batched envs; the episodes are the SyncVectorEnv's, step for step."""
+    result = evaluate(make_policy(), env_id, n_episodes=40, env_kwargs=env_kwargs)
+    mean_return, mean_length = sync_vector_play(make_policy(), env_id, 40, env_kwargs)
+    assert (result.mean_return, result.mean_length) == (mean_return, mean_length)
+    if env_id == "CartPole-v1" and make_policy() is balance:
+        assert result.mean_length > 150  # long episodes: the dynamics agree over hundreds of steps
