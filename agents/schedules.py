@@ -10,6 +10,8 @@ def linear_schedule(
 ) -> torch.Tensor:
     """``start`` at progress 0, moving linearly to ``end`` at ``end_fraction``, then staying there
     (``end`` at once where ``end_fraction <= 0``); elementwise, one value per member."""
-    fraction = torch.as_tensor(end_fraction, device=start.device)
-    share = torch.where(fraction > 0, (progress / fraction.clamp(min=1e-12)).clamp(max=1.0), 1.0)
-    return start + (end - start) * share
+    if isinstance(end_fraction, torch.Tensor):
+        share = (progress / end_fraction.clamp(min=1e-12)).clamp(max=1.0)
+        return start + (end - start) * torch.where(end_fraction > 0, share, 1.0)
+    # A Python number stays one: no tensor to copy onto the device at every call.
+    return start + (end - start) * (1.0 if end_fraction <= 0 else min(progress / end_fraction, 1.0))

@@ -26,7 +26,7 @@ from typing import Any
 from rlzero.agents.presets import ZEROOUT_IDS
 from rlzero.agents.registry import AGENTS, is_sb3
 from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, flatten_seeds, seed_range
-from rlzero.experiment import Trial, run
+from rlzero.experiment import Trial, member_records, run
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves
 from rlzero.report import cell_summary, markdown_table, num, steps, with_interval
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             return
-        for r in result.get("members", [result]):
+        for r in member_records(result):
             shown = (
                 f"final {num(r['final'], 3)}, solved at {r['steps_to_solved']}, stayed {r['stayed_solved']}"
             )
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_cell: dict[tuple[str, str], list[dict[str, Any] | None]] = {cell: [] for cell in cells}
     for trial, record in zip(trials, records, strict=True):
         result = record.get("result")
-        members = result.get("members", [result]) if result is not None else [None] * len(trial.seeds)
+        members = member_records(result) if result is not None else [None] * len(trial.seeds)
         per_cell[trial.env_id, trial.agent].extend(members)
     summary = {cell: cell_summary(rs) for cell, rs in per_cell.items()}
     rows = [

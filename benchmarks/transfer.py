@@ -9,8 +9,10 @@ it), evaluated before any update (the jumpstart) and every twentieth of the budg
 ``full``, SB3's only way to move weights).
 
 Everything is a :func:`rlzero.experiment.run` trial through :func:`rlzero.trials.run_trials`: a local
-pool by default, or Ray; ``--resume`` keeps finished trials. It writes ``transfer.json``, ``transfer.md``
-and one learning-curve PNG per agent and target to ``--out``; it measures and never asserts.
+pool by default, or Ray; ``--resume`` keeps finished trials. Our agents run the seeds of an arm as one
+group (each member is the run of its seed alone); SB3's run one trial per seed. It writes
+``transfer.json``, ``transfer.md`` and one learning-curve PNG per agent and target to ``--out``; it
+measures and never asserts.
 
     python benchmarks/transfer.py
     python benchmarks/transfer.py --agents dqn --targets ZeroOutInOrder-v0 --lr-scales 1 0.3
@@ -29,7 +31,7 @@ from rlzero.agents.presets import preset_for
 from rlzero.agents.registry import AGENTS, agent_class, is_sb3
 from rlzero.agents.transfer import STRATEGIES
 from rlzero.cli import ArgumentParser, UsageError, fail, flatten_seeds, seed_range
-from rlzero.experiment import Trial, run
+from rlzero.experiment import Trial, member_records, run
 from rlzero.finetune import transfer_summary
 from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
@@ -168,13 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for agent in agents_on[target]:
             source = checkpoints[(agent, json.dumps(network(agent, target)))]
             for label, strategy, hparams in arms(agent, target, args.strategies, args.lr_scales):
-                for seed in seeds:
+                for trial_seeds in [[s] for s in seeds] if is_sb3(agent) else [list(seeds)]:
                     cells.append((agent, target, label))
                     trials.append(
                         Trial(
                             agent,
                             target,
-                            seed,
+                            trial_seeds[0] if is_sb3(agent) else trial_seeds,
                             total_timesteps=quick.get("budget", BUDGETS[target]),
                             hparams=hparams,
                             eval_at_start=True,
@@ -185,8 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
     records = run_trials(run, trials, results_path=out / "trials.jsonl", **options)
     grouped: dict[tuple[str, str], dict[str, list[Any]]] = {}
-    for (agent, target, label), record in zip(cells, records, strict=True):
-        grouped.setdefault((agent, target), {}).setdefault(label, []).append(record.get("result"))
+    for (agent, target, label), trial, record in zip(cells, trials, records, strict=True):
+        result = record.get("result")
+        members = member_records(result) if result is not None else [None] * len(trial.seeds)
+        grouped.setdefault((agent, target), {}).setdefault(label, []).extend(members)
     rows = [row for (agent, target), cell in grouped.items() for row in table_rows(agent, target, cell)]
     header = [
         "agent",

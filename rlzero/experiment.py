@@ -247,6 +247,11 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
     return result
 
 
+def member_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The per-seed records in what :func:`run` returned: a group's members, or the single run itself."""
+    return list(result.get("members", [result]))
+
+
 def group_summary(
     records: list[dict[str, Any]], trial: Trial, rule: Criterion, timing: Mapping[str, Any]
 ) -> dict[str, Any]:

@@ -9,10 +9,12 @@ is given), one run per seed and arm, ``trials.jsonl`` (one record per seed and a
 :mod:`rlzero.trials`), ``transfer_report.json``, ``transfer_curves.png``, and one evaluation episode on the
 target before and after fine-tuning (the first seed), ``before.gif`` and ``after.gif``.
 
-Pretraining runs first, in this process; the seeds' arms then run through :func:`rlzero.trials.run_trials`:
+Pretraining runs first, in this process; the arms then run through :func:`rlzero.trials.run_trials`:
 by default on a local process pool (``--workers``, default the number of CPUs), or as Ray tasks
-(``--backend ray [--ray-address ADDR]``). An arm that fails is reported and left out of the aggregates
-(the run then exits 1); the others still run.
+(``--backend ray [--ray-address ADDR]``). For our agents each arm is one group of every seed
+(``finetune/seed<S>/``, ``scratch/seed<S>/``; see :mod:`rlzero.agents.base`: each member is the run of
+its seed alone); SB3 agents run one trial per seed and arm (``finetune_seed<S>/``). An arm that fails is
+reported and left out of the aggregates (the run then exits 1); the others still run.
 
 Report figures per seed (:func:`rlzero.metrics.curve_summary`), and aggregated over the seeds as
 interquartile mean with a bootstrap interval, median, min and max (:func:`rlzero.stats.aggregate`), for
@@ -45,7 +47,7 @@ from rlzero.cli import (
     positive_int,
     report,
 )
-from rlzero.experiment import Trial, run
+from rlzero.experiment import Trial, member_records, run
 from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
 from rlzero.runs import make_run_dir, write_json
@@ -166,35 +168,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             pretrained = run(source)["checkpoint"]
         pretrained = str(Path(pretrained).resolve())
         target_hparams = {**hparams, **({"learning_rate": args.lr} if args.lr is not None else {})}
-        arms: list[tuple[int, str, Trial]] = []
-        for seed in dict.fromkeys(args.seeds):
+        seeds = list(dict.fromkeys(args.seeds))
+        grouped = not is_sb3(args.agent)  # our agents: one group of every seed per arm
+        arms: list[tuple[list[int], str, Trial]] = []
+        for trial_seeds in [seeds] if grouped else [[seed] for seed in seeds]:
             for arm in ARMS:
                 finetuned = arm == "finetuned"
+                name = "finetune" if finetuned else "scratch"
                 trial = Trial(
                     env_id=args.target,
-                    seed=seed,
+                    seed=trial_seeds if grouped else trial_seeds[0],
                     total_timesteps=args.total_timesteps,
                     hparams=target_hparams,
                     init_from=pretrained if finetuned else None,
                     strategy=args.strategy if finetuned else None,
-                    run_dir=str(run_dir / f"{'finetune' if finetuned else 'scratch'}_seed{seed}"),
+                    run_dir=str(run_dir / (name if grouped else f"{name}_seed{trial_seeds[0]}")),
                     progress=progress and in_process,  # one bar at a time
                     **common,
                 )
-                arms.append((seed, arm, trial))
+                arms.append((trial_seeds, arm, trial))
         report(describe(options))
         rule = criterion(args.target)
 
         def show(index: int, record: dict[str, Any]) -> None:
-            seed, arm, _ = arms[index]
+            trial_seeds, arm, _ = arms[index]
             if not record["ok"]:
-                report(f"seed {seed} {arm}: FAILED {record['error']['type']}: {record['error']['message']}")
+                error = f"{record['error']['type']}: {record['error']['message']}"
+                report(f"seeds {trial_seeds} {arm}: FAILED {error}")
                 return
-            figures = curve_summary(record["result"]["evaluations"], rule)
-            shown = ", ".join(
-                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
-            )
-            report(f"seed {seed} {arm}: {shown}")
+            for seed, result in zip(trial_seeds, member_records(record["result"]), strict=True):
+                figures = curve_summary(result["evaluations"], rule)
+                shown = ", ".join(
+                    f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+                )
+                report(f"seed {seed} {arm}: {shown}")
 
         records = run_trials(
             run, [t for _, _, t in arms], results_path=run_dir / "trials.jsonl", on_result=show, **options
@@ -207,12 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[int, dict[str, Any]] = {}
     failed = []
-    for (seed, arm, _), record in zip(arms, records, strict=True):
+    for (trial_seeds, arm, _), record in zip(arms, records, strict=True):
         if record["ok"]:
-            results.setdefault(seed, {})[arm] = record["result"]
+            for seed, result in zip(trial_seeds, member_records(record["result"]), strict=True):
+                results.setdefault(seed, {})[arm] = result
         else:
-            failed.append({"seed": seed, "arm": arm, "error": record["error"]})
-    seeds = [
+            failed += [{"seed": seed, "arm": arm, "error": record["error"]} for seed in trial_seeds]
+    per_seed = [
         {
             "seed": seed,
             "transfer": pair["finetuned"]["settings"]["transfer"],
@@ -222,15 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for seed, pair in results.items()
         if len(pair) == len(ARMS)  # a seed counts when both its arms finished
     ]
-    if not seeds:
+    if not per_seed:
         fail(parser, f"every seed failed; first error: {failed[0]['error']['message']}")
-    first = results[seeds[0]["seed"]]["finetuned"]["settings"]
+    first = results[per_seed[0]["seed"]]["finetuned"]["settings"]
     # One episode on the target before and after fine-tuning (the first seed's arm), to watch.
     videos = {
         moment: str(record_video(load_agent(checkpoint, "cpu"), args.target, run_dir / f"{moment}.gif"))
         for moment, checkpoint in (
             ("before", pretrained),
-            ("after", results[seeds[0]["seed"]]["finetuned"]["checkpoint"]),
+            ("after", results[per_seed[0]["seed"]]["finetuned"]["checkpoint"]),
         )
     }
     summary = {
@@ -243,15 +251,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": first["device"],
         "pretrained": pretrained,
         "hparams": hparams,
-        **transfer_summary(seeds),
+        **transfer_summary(per_seed),
         "videos": videos,
-        "seeds": seeds,
+        "seeds": per_seed,
         "failed": failed,
     }
     write_json(run_dir / "transfer_report.json", summary)
     plot_curves(
-        {f"fine-tuned ({args.strategy})": [s["curves"]["finetuned"] for s in seeds]}
-        | {"from scratch": [s["curves"]["scratch"] for s in seeds]},
+        {f"fine-tuned ({args.strategy})": [s["curves"]["finetuned"] for s in per_seed]}
+        | {"from scratch": [s["curves"]["scratch"] for s in per_seed]},
         run_dir / "transfer_curves.png",
         rule,
         title=f"{args.agent}: {args.source} -> {args.target}",
@@ -261,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(
             f"{arm:>9}: jumpstart {figures['jumpstart']['iqm']:.3f}, "
             f"steps to solved {figures['steps_to_solved']['median']} "
-            f"({figures['steps_to_solved']['n']}/{len(seeds)} seeds), auc {figures['auc']['iqm']:.3f}"
+            f"({figures['steps_to_solved']['n']}/{len(per_seed)} seeds), auc {figures['auc']['iqm']:.3f}"
         )
     print(summary["verdict"])
     print(f"report: {run_dir / 'transfer_report.json'}")

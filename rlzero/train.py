@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -95,9 +96,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--threads",
         type=positive_int,
-        default=1,
-        help="torch CPU threads (default 1: the networks are small, and one thread per run avoids "
-        "oversubscribing cores when several runs share a machine)",
+        default=None,
+        help="torch CPU threads (default: 1 for one seed, as the networks are small and one thread per "
+        "run avoids oversubscribing cores when several runs share a machine; every core for a group "
+        "of --seeds, whose batched matrix products use them)",
     )
     parser.add_argument("--logdir", default="runs", help="parent folder of the run directory")
     parser.add_argument(
@@ -193,7 +195,8 @@ def print_record(record: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    grouped = args.seeds is not None or bool(args.sweep)
+    torch.set_num_threads(args.threads or ((os.cpu_count() or 1) if grouped else 1))
     try:
         trial = trial_from_args(args)
         built = build(trial)
