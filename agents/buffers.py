@@ -66,21 +66,24 @@ def n_step_transitions(steps: Sequence[Step], gamma: float | torch.Tensor) -> Tr
 class ReplayBuffer:
     """Circular buffer of ``capacity`` transitions per member, written a batch of rows at a time.
 
-    Every tensor is ``(members, capacity, ...)``; all members add and sample together, each from
-    its own rows and with its own random stream.
+    Every field is ``(members, capacity, ...)``; all members add and sample together, each from
+    its own rows and with its own random stream. A transition's fields lie side by side in one
+    float row (the action too: small integers are exact in float32), so a sampled transition is
+    one gathered row, not one random memory access per field.
     """
 
     def __init__(self, members: int, capacity: int, obs_dim: int, device: torch.device) -> None:
-        self.capacity, self.device = capacity, device
-        self.obs = torch.zeros((members, capacity, obs_dim), dtype=torch.float32, device=device)
-        self.next_obs = torch.zeros_like(self.obs)
-        self.actions = torch.zeros((members, capacity), dtype=torch.int64, device=device)
-        self.rewards = torch.zeros((members, capacity), dtype=torch.float32, device=device)
-        self.terminated = torch.zeros_like(self.rewards)
-        self.discounts = torch.zeros_like(self.rewards)
-        self.members = torch.arange(members, device=device).unsqueeze(1)
+        self.capacity, self.device, self.obs_dim = capacity, device, obs_dim
+        self.data = torch.zeros((members, capacity, 2 * obs_dim + 4), dtype=torch.float32, device=device)
+        self.obs, self.next_obs, scalars = self.data.split([obs_dim, obs_dim, 4], dim=2)
+        self.action_codes, self.rewards, self.terminated, self.discounts = scalars.unbind(2)
+        self.row_base = torch.arange(members, device=device).unsqueeze(1) * capacity
         self.pos = 0
         self.size = 0
+
+    @property
+    def actions(self) -> torch.Tensor:
+        return self.action_codes.long()
 
     def add(self, batch: Transitions) -> None:
         """Store ``(members, n)`` rows; ``next_obs`` is the state the actions led to (never a reset state)."""
@@ -88,7 +91,7 @@ class ReplayBuffer:
         rows = torch.arange(self.pos, self.pos + n, device=self.device) % self.capacity
         self.obs[:, rows] = batch.obs.float()
         self.next_obs[:, rows] = batch.next_obs.float()
-        self.actions[:, rows] = batch.actions
+        self.action_codes[:, rows] = batch.actions.float()
         self.rewards[:, rows] = batch.rewards
         self.terminated[:, rows] = batch.terminated.float()
         self.discounts[:, rows] = batch.discounts
@@ -97,13 +100,9 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, streams: Streams) -> Transitions:
         """``batch_size`` transitions per member, drawn uniformly (with replacement) from its own rows."""
-        idx = streams.integers(self.size, batch_size)
-        rows = (self.members, idx)
-        return Transitions(
-            self.obs[rows],
-            self.actions[rows],
-            self.rewards[rows],
-            self.next_obs[rows],
-            self.terminated[rows],
-            self.discounts[rows],
-        )
+        members, _, width = self.data.shape
+        rows = (streams.integers(self.size, batch_size) + self.row_base).view(-1)
+        sampled = self.data.view(-1, width).index_select(0, rows).view(members, batch_size, width)
+        obs, next_obs, scalars = sampled.split([self.obs_dim, self.obs_dim, 4], dim=2)
+        actions, rewards, terminated, discounts = scalars.unbind(2)
+        return Transitions(obs, actions.long(), rewards, next_obs, terminated, discounts)
