@@ -79,8 +79,11 @@ _REINFORCE_ZEROOUT: dict[str, Any] = {
     "rollout_steps": 16,
 }
 
+# REINFORCE on CartPole-v1: rollouts of 8 envs x 128 steps, so the 500k budget makes about 490
+# updates; with 16 envs (half as many updates of twice the size) 1 seed in 20 had not settled when
+# the learning rate reached 0, ending near 420.
 _REINFORCE_CLASSIC_CONTROL: dict[str, Any] = {
-    "num_envs": 16,
+    "num_envs": 8,
     "rollout_steps": 128,
     "learning_rate": 3e-3,
     "hidden_sizes": (64, 64),
