@@ -75,11 +75,17 @@ class ReplayBuffer:
     def __init__(self, members: int, capacity: int, obs_dim: int, device: torch.device) -> None:
         self.capacity, self.device, self.obs_dim = capacity, device, obs_dim
         self.data = torch.zeros((members, capacity, 2 * obs_dim + 4), dtype=torch.float32, device=device)
-        self.obs, self.next_obs, scalars = self.data.split([obs_dim, obs_dim, 4], dim=2)
-        self.action_codes, self.rewards, self.terminated, self.discounts = scalars.unbind(2)
+        fields = self._fields(self.data)
+        self.obs, self.next_obs, self.action_codes, self.rewards, self.terminated, self.discounts = fields
         self.row_base = torch.arange(members, device=device).unsqueeze(1) * capacity
         self.pos = 0
         self.size = 0
+
+    def _fields(self, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The fields of packed ``(..., width)`` rows, as views: obs, next_obs, action codes, rewards,
+        terminated, discounts."""
+        obs, next_obs, scalars = rows.split([self.obs_dim, self.obs_dim, 4], dim=-1)
+        return (obs, next_obs, *scalars.unbind(-1))
 
     @property
     def actions(self) -> torch.Tensor:
@@ -103,6 +109,5 @@ class ReplayBuffer:
         members, _, width = self.data.shape
         rows = (streams.integers(self.size, batch_size) + self.row_base).view(-1)
         sampled = self.data.view(-1, width).index_select(0, rows).view(members, batch_size, width)
-        obs, next_obs, scalars = sampled.split([self.obs_dim, self.obs_dim, 4], dim=2)
-        actions, rewards, terminated, discounts = scalars.unbind(2)
+        obs, next_obs, actions, rewards, terminated, discounts = self._fields(sampled)
         return Transitions(obs, actions.long(), rewards, next_obs, terminated, discounts)
