@@ -71,20 +71,26 @@ _DQN_CLASSIC_CONTROL: dict[str, Any] = {
 
 # REINFORCE on ZeroOut: the size-agnostic slot network (one shared per-slot function, so "a zero
 # slot is a wasted pick" is learnt once for all slots), small rollouts of 64 boards x 16 steps
-# (an update every 1,024 env steps).
+# (an update every 1,024 env steps), and a step size of 0.02: once the policy is optimal its
+# normalized advantages are noise, and at the default 0.03 that noise sometimes lifted a zero slot's
+# logit above the rest on Countdown, so the greedy policy looped until the time limit.
 _REINFORCE_ZEROOUT: dict[str, Any] = {
     "net_arch": "slot",
     "hidden_sizes": (16,),
     "num_envs": 64,
     "rollout_steps": 16,
+    "learning_rate": 0.02,
 }
 
 # REINFORCE on CartPole-v1: rollouts of 8 envs x 128 steps, twice the updates of 16 envs in the
-# same budget, so the policy has settled at the optimum before its annealed learning rate reaches 0.
+# same budget, so the policy has settled at the optimum before its annealed learning rate reaches 0;
+# gamma 0.98 (a horizon of some 50 steps) gives lower-variance returns than 0.99, and the greedy
+# policy stays at 500 through the last quarter of the budget instead of dipping on some seeds.
 _REINFORCE_CLASSIC_CONTROL: dict[str, Any] = {
     "num_envs": 8,
     "rollout_steps": 128,
     "learning_rate": 3e-3,
+    "gamma": 0.98,
     "hidden_sizes": (64, 64),
     "ent_coef": 0.0,
 }
