@@ -318,8 +318,10 @@ class Agent(ABC):
         return self._last_obs if self._last_obs is not None else self.reset_env()
 
     def init_seeds(self, network: int) -> list[int]:
-        """The seed each member's ``network``-th network is initialised from (see ``build_network``)."""
-        return [(s << 32) + network for s in self.seeds]
+        """The seed each member's ``network``-th network is initialised from (see ``build_network``):
+        a 32-bit word mixed from the member's seed and ``network``, as torch's CPU generator keeps only
+        the low 32 bits of a seed."""
+        return [int(np.random.SeedSequence([s, network]).generate_state(1)[0]) for s in self.seeds]
 
     def hparam(self, name: str) -> torch.Tensor:
         """A float hyperparameter of every member, as a ``(members,)`` tensor on the agent's device."""

@@ -121,6 +121,19 @@ def test_member_curves_match_across_groups_and_checkpoints_load_as_single_agents
     assert json.loads((tmp_path / "group" / "group.json").read_text())["seeds"] == [3, 4]
 
 
+@pytest.mark.parametrize("agent", ["dqn", "reinforce"])
+@pytest.mark.parametrize("net_arch", ["mlp", "slot"])
+def test_each_seed_and_network_starts_from_weights_of_its_own(agent: str, net_arch: str) -> None:
+    """Seeds that agree in their low 32 bits, or in none, and an agent's networks all differ at init."""
+    group = AGENTS[agent]("ZeroOut-v0", seed=[0, 1, 2**32], device="cpu", net_arch=net_arch)
+    firsts = {name: next(net.parameters()).detach() for name, net in group.networks.items()}
+    for weights in firsts.values():
+        members = [member.flatten() for member in weights]
+        assert all(not torch.equal(a, b) for i, a in enumerate(members) for b in members[i + 1 :])
+    if agent == "reinforce":
+        assert not torch.equal(firsts["policy"], firsts["value"])
+
+
 def test_members_may_differ_in_float_hyperparameters_only() -> None:
     with pytest.raises(ValueError, match=r"float hyperparameters only; num_envs takes \['16', '32'\]"):
         DQN("ZeroOut-v0", seed=[0, 1], members=[{"num_envs": 16}, {"num_envs": 32}], device="cpu")
