@@ -3,10 +3,7 @@
 On FewestSteps every pick pays -1, productive or not, so only the future (a shorter episode) tells a
 productive pick from a wasted one: an agent that looks one step ahead (``gamma=0``, a contextual
 bandit) cannot solve it, while the same agent with its preset's discount does. On every other
-ZeroOut id a right pick pays at once, which a bandit learns as well as anyone. DQN's untrained
-network plays FewestSteps badly, so for DQN this shows learning; REINFORCE's untrained slot network
-already plays it optimally (benchmarks/README.md), so for REINFORCE it shows that the preset keeps that
-policy while ``gamma=0`` unlearns it.
+ZeroOut id a right pick pays at once, which a bandit learns as well as anyone.
 """
 
 from __future__ import annotations
