@@ -45,8 +45,8 @@ BUDGETS = {
     target: 100_000
     for target in ("ZeroOutCountdown-v0", "ZeroOutInOrder-v0", "ZeroOutLarge-v0", "ZeroOutFewestSteps-v0")
 }
-"""Env steps per arm and seed on each target (the targets' preset budgets); pretraining uses the
-source's preset budget."""
+"""Env steps per arm and seed on each target, the same for every arm of both agents (REINFORCE's preset
+budget there, half DQN's); pretraining uses the source's preset budget."""
 SIZE_AGNOSTIC = {"ZeroOutLarge-v0"}
 """Targets whose board size differs from the source's: only the slot network carries weights there."""
 QUICK = {"budget": 4_000, "pretrain": 8_000, "episodes": 10, "seeds": [0]}
