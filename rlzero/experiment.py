@@ -21,6 +21,7 @@ member) and ``curves.png``, every member's curve with the IQM and its band.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -181,29 +182,38 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
         settings["run_dir"] = str(run_dir)  # the directory claimed, which may carry a suffix
         member_dirs = [run_dir / name for name in trial.member_names()] if group else [run_dir]
     configs = [member_settings(agent, trial, settings, m) if group else settings for m in members]
-    writers = []
-    for config, member_dir in zip(configs, member_dirs, strict=False):
-        from torch.utils.tensorboard import SummaryWriter
-
-        member_dir.mkdir(exist_ok=True)
-        write_json(member_dir / "config.json", {**config, "run_dir": str(member_dir)})
-        writers.append(SummaryWriter(str(member_dir)))
-        writers[-1].add_text("hyperparameters", hparams_table(config["resolved_hparams"]))
     setup_seconds = time.perf_counter() - began
     budget, eval_freq = settings["total_timesteps"], settings["eval_freq"]
-    evaluator = EvalCallback(
-        trial.env_id, eval_freq, trial.eval_episodes, trial.env_kwargs, writers, trial.eval_at_start
+    writers: list[Any] = []
+    new_evaluator = functools.partial(  # reads `writers` when called, once they are open
+        EvalCallback,
+        trial.env_id,
+        eval_freq,
+        trial.eval_episodes,
+        trial.env_kwargs,
+        writers,
+        trial.eval_at_start,
     )
-    callbacks: list[Callback] = [evaluator]
-    if writers:
-        callbacks.append(TensorBoardCallback(writers))
-    if trial.progress:
-        callbacks.append(ProgressCallback())
+    evaluator: EvalCallback | None = None
     interrupted = False
-    try:
+    try:  # from the first events file on, so that a Ctrl-C at any point closes the writers' threads
+        for config, member_dir in zip(configs, member_dirs, strict=False):
+            from torch.utils.tensorboard import SummaryWriter
+
+            member_dir.mkdir(exist_ok=True)
+            write_json(member_dir / "config.json", {**config, "run_dir": str(member_dir)})
+            writers.append(SummaryWriter(str(member_dir)))
+            writers[-1].add_text("hyperparameters", hparams_table(config["resolved_hparams"]))
+        evaluator = new_evaluator()
+        callbacks: list[Callback] = [evaluator]
+        if writers:
+            callbacks.append(TensorBoardCallback(writers))
+        if trial.progress:
+            callbacks.append(ProgressCallback())
         agent.learn(budget, CallbackList(callbacks), log_interval=max(eval_freq // REPORTS_PER_EVALUATION, 1))
     except KeyboardInterrupt:
         interrupted = True
+        evaluator = evaluator or new_evaluator()  # None if Ctrl-C came while the writers were opened
         if not evaluator.history:  # Ctrl-C before learn reached its loop: evaluate the agent as it is
             evaluator.on_training_start(agent, budget)
             evaluator.on_training_end()

@@ -332,6 +332,9 @@ def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        # as a terminal starts it: a shell's background job (`pytest &`) ignores SIGINT, and so would
+        # the child, which inherits that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 300
@@ -354,6 +357,29 @@ def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
     assert "interrupted" in out
     agent = load_agent(run_dir / "model.pt", device="cpu")
     assert agent.num_timesteps == summary["env_steps"]
+
+
+def test_ctrl_c_while_the_writers_open_closes_them_and_leaves_a_complete_run(tmp_path, monkeypatch):
+    """A SIGINT can land after the events file exists and before training starts; the writers'
+    threads must still be closed (an open one kept the interrupted process from exiting)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    def interrupted_on_the_first_text(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SummaryWriter, "add_text", interrupted_on_the_first_text)
+    closed = []
+    close = SummaryWriter.close
+    monkeypatch.setattr(SummaryWriter, "close", lambda self: (closed.append(self), close(self)))
+    code, _, err = run_train([*SMOKE, "--logdir", tmp_path])
+    assert code == 130, err
+    assert "Traceback" not in err
+    assert len(closed) == 1
+    run_dir = single_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["env_steps"] == 0
+    assert load_agent(run_dir / "model.pt", device="cpu").num_timesteps == 0
 
 
 def test_ctrl_c_before_the_training_loop_still_leaves_a_complete_run(tmp_path, monkeypatch):
