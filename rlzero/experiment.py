@@ -196,7 +196,7 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
     )
     evaluator: EvalCallback | None = None
     interrupted = False
-    try:  # from the first events file on, so that a Ctrl-C at any point closes the writers' threads
+    try:  # from the first events file on: a Ctrl-C at any point after it still leaves a complete run
         for config, member_dir in zip(configs, member_dirs, strict=False):
             from torch.utils.tensorboard import SummaryWriter
 
