@@ -115,6 +115,10 @@ class GroupLinear(nn.Module):
                 self.bias[m].uniform_(-bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.out_features == 1:
+            # torch hands a one-member, one-output bmm to a matrix-vector kernel that rounds
+            # differently from the batched one, so a member's output would depend on its group's size.
+            return (x * self.weight).sum(-1, keepdim=True) + self.bias.unsqueeze(1)
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
 

@@ -7,7 +7,7 @@ group trial (``Trial(seed=[s0, ..., s31])``, :mod:`rlzero.agents.base`) in this 
 and the same evaluations (100 episodes every twentieth of the budget). It reports the whole sweep's
 wall-clock on each side and their ratio, where the group's time went (training against evaluation),
 and whether each member's curve is the single run's, evaluation by evaluation (the per-member random
-streams make them bit-identical on CPU for the MLP networks), with the solved counts and the IQM of the
+streams make them bit-identical on CPU at equal thread counts), with the solved counts and the IQM of the
 final score on both sides. It writes ``groups.json`` and ``groups.md`` to ``--out``; it measures and
 never asserts.
 

@@ -13,17 +13,26 @@ import pytest
 import rlzero
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.presets import make_agent, preset_for
+from rlzero.evaluation import evaluate_members
 
 FEWEST = "ZeroOutFewestSteps-v0"
+SEEDS = [0, 1, 2, 3]
+
+
+def final_scores(agent: str, overrides: dict[str, float]) -> list[float]:
+    """Final mean normalized return of each of seeds 0-3, trained as one group with the preset."""
+    budget = preset_for(agent, FEWEST)[1].total_timesteps
+    group = make_agent(agent, FEWEST, overrides, device="cpu", seed=SEEDS).learn(budget)
+    return [result.mean_normalized_return for result in evaluate_members(group, FEWEST)]
 
 
 @pytest.mark.parametrize("agent", ["dqn", "reinforce"])
 def test_fewest_steps_needs_the_discount(agent: str) -> None:
-    budget = preset_for(agent, FEWEST)[1].total_timesteps
-    default = make_agent(agent, FEWEST, device="cpu", seed=0).learn(budget)
-    myopic = make_agent(agent, FEWEST, {"gamma": 0.0}, device="cpu", seed=0).learn(budget)
-    assert rlzero.evaluate(default, FEWEST, n_episodes=100).mean_normalized_return >= 0.99
-    assert rlzero.evaluate(myopic, FEWEST, n_episodes=100).mean_normalized_return < 0.5
+    """The myopic agent has no signal (every pick pays -1), so its policy only drifts: on a seed it may
+    drift onto the optimum by chance, hence several seeds and their mean."""
+    default, myopic = final_scores(agent, {}), final_scores(agent, {"gamma": 0.0})
+    assert min(default) >= 0.99, default
+    assert sum(myopic) / len(myopic) < 0.5, myopic
 
 
 class StopAt(Callback):

@@ -56,17 +56,20 @@ def assert_same_weights(a: dict[str, dict[str, torch.Tensor]], b: dict[str, dict
 
 
 @pytest.mark.parametrize("agent", ["dqn", "reinforce"])
-@pytest.mark.parametrize("env_id", ["ZeroOut-v0", "CartPole-v1"])
-def test_members_do_not_depend_on_the_rest_of_their_group(agent: str, env_id: str) -> None:
+@pytest.mark.parametrize(
+    ("env_id", "net_arch"), [("ZeroOut-v0", "mlp"), ("ZeroOut-v0", "slot"), ("CartPole-v1", "mlp")]
+)
+def test_members_do_not_depend_on_the_rest_of_their_group(agent: str, env_id: str, net_arch: str) -> None:
     cls = AGENTS[agent]
+    kwargs = {"device": "cpu", "net_arch": net_arch, **SMALL[agent]}
     groups = {
-        "0,1,2": cls(env_id, seed=[0, 1, 2], device="cpu", **SMALL[agent]),
-        "0,1,7": cls(env_id, seed=[0, 1, 7], device="cpu", **SMALL[agent]),
+        "0,1,2": cls(env_id, seed=[0, 1, 2], **kwargs),
+        "0,1,7": cls(env_id, seed=[0, 1, 7], **kwargs),
         "0,1,2 with another lr": cls(
-            env_id, seed=[0, 1, 2], members=[{}, {}, {"learning_rate": 0.1}], device="cpu", **SMALL[agent]
+            env_id, seed=[0, 1, 2], members=[{}, {}, {"learning_rate": 0.1}], **kwargs
         ),
     }
-    alone = {seed: cls(env_id, seed=seed, device="cpu", **SMALL[agent]) for seed in (0, 1)}
+    alone = {seed: cls(env_id, seed=seed, **kwargs) for seed in (0, 1)}
     for group in [*groups.values(), *alone.values()]:
         group.learn(3_072)
     reference = groups["0,1,2"]
