@@ -82,9 +82,12 @@ SB3_DQN_REPLAY_RATIO = 8
 
 
 def at_sb3_replay_ratio(env_id: str) -> dict[str, Any]:
-    """Our DQN's gradient steps per iteration that make its replay ratio SB3 DQN's on ``env_id``."""
+    """Our DQN's gradient steps per iteration (at least one, with a smaller batch where one of the
+    preset's is already more than SB3's ratio) that make its replay ratio SB3 DQN's on ``env_id``."""
     hparams = {**dataclasses.asdict(DQNConfig()), **preset_for("dqn", env_id)[1].hparams}
-    return {"gradient_steps": round(SB3_DQN_REPLAY_RATIO * hparams["num_envs"] / hparams["batch_size"])}
+    samples = SB3_DQN_REPLAY_RATIO * hparams["num_envs"]  # gradient samples per iteration
+    gradient_steps = max(1, round(samples / hparams["batch_size"]))
+    return {"gradient_steps": gradient_steps, "batch_size": samples // gradient_steps}
 
 
 VARIANTS: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {

@@ -63,7 +63,7 @@ def test_quick_run_writes_json_table_and_plots(tmp_path: Path) -> None:
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     # dqn-rr8 does SB3 DQN's gradient steps per env step: 8 batches of 512 per 512-board step on ZeroOut.
     variant = next(r for r in records if r["env_id"] == "ZeroOut-v0" and r["settings"]["overrides"])
-    assert variant["settings"]["overrides"] == {"gradient_steps": 8}
+    assert variant["settings"]["overrides"] == {"gradient_steps": 8, "batch_size": 512}
 
     table = (tmp_path / "compare_sb3.md").read_text()
     for name in [*AGENTS, *ENVS, "dqn / sb3-dqn", "dqn-rr8 / sb3-a2c"]:
