@@ -62,9 +62,9 @@ _DQN_ZEROOUT_IMMEDIATE: dict[str, Any] = {**_DQN_ZEROOUT, "gamma": 0.8}
 # carry it back faster, gamma 0.99 looks far enough ahead, and a slow Polyak target (tau 0.05),
 # LayerNorm and a learning rate annealed to 0 keep the greedy policy at 500 once it gets there
 # (with rl-zoo3's settings it reached 500 and fell back). Batches of 512 (replay ratio 16, twice
-# SB3's DQN) average out the gradient noise that tipped a greedy policy off 500 after solving: on 20
-# fresh seeds it stayed solved on 16 against 12 with 256, ended >= 475 on 20 against 18, and solved
-# sooner, at the price of twice the arithmetic per env step.
+# SB3's DQN) average out the gradient noise that tipped a greedy policy off 500 after solving: with
+# them more seeds stay solved and end at 500, and solve sooner, at the price of twice the arithmetic
+# per env step (measured against 256 in benchmarks/README.md).
 _DQN_CLASSIC_CONTROL: dict[str, Any] = {
     "num_envs": 32,
     "batch_size": 512,
