@@ -5,6 +5,13 @@ compute each step's discounted reward-to-go G_t, and take one gradient step on
 ``-log pi(a_t | s_t) * A_t`` (A_t = G_t - V(s_t), normalized per batch) minus an entropy bonus, while
 V regresses on G_t. Gradients are clipped per network; the learning rate decays linearly to 0.
 
+Two options turn it into PPO's update (Schulman et al. 2017) where one gradient step per rollout is
+too little and a larger one too much, as on CartPole-v1: ``update_epochs > 1`` takes several full-batch
+steps on each rollout, past the first with PPO's clipped surrogate, which stops pushing an action's
+probability once it has moved ``clip_range`` away from the one it was played with; and
+``gae_lambda < 1`` makes G_t a lambda-return, so A_t is GAE's advantage. Their defaults (1 and 1.0)
+are plain REINFORCE, bit for bit.
+
 Rollouts: every update learns from a rollout of ``rollout_steps`` steps of every env, and the next
 rollout goes on from where this one stopped (the envs are not reset between rollouts). So every env
 step is learnt from, and a batch holds every episode in the order it happened, whatever its length or
@@ -47,18 +54,25 @@ class ReinforceConfig:
     num_envs: int = 64
     """boards (or env copies) stepped together"""
     rollout_steps: int = 16
-    """steps of every env per rollout; a rollout (``num_envs * rollout_steps`` steps) is one batch,
-    one gradient step"""
+    """steps of every env per rollout; a rollout (``num_envs * rollout_steps`` steps) is one batch"""
     learning_rate: float = 0.03
     """Adam step size (policy and value network)"""
     gamma: float = 0.99
     """discount factor"""
+    gae_lambda: float = 1.0
+    """lambda of the returns: 1 is REINFORCE's Monte Carlo reward-to-go, lower bootstraps more on V
+    (GAE, Schulman et al. 2016: less variance, more bias)"""
     ent_coef: float = 0.001
     """weight of the entropy bonus in the policy loss"""
     max_grad_norm: float = 0.5
     """gradient-norm clipping threshold, applied to each network separately"""
     normalize_advantage: bool = True
     """scale the advantages of each batch to zero mean and unit standard deviation"""
+    update_epochs: int = 1
+    """gradient steps per rollout; past the first, each step's policy loss is PPO's clipped surrogate"""
+    clip_range: float = 0.2
+    """how far (as a ratio of probabilities) later epochs may move an action's probability from the
+    one it was played with before its advantage stops pulling it (used when ``update_epochs > 1``)"""
     anneal_lr: bool = True
     """decay the learning rate linearly to 0 over the ``learn`` call"""
     hidden_sizes: tuple[int, ...] = (32,)
@@ -67,8 +81,10 @@ class ReinforceConfig:
     """network architecture (see rlzero.agents.networks)"""
 
     def __post_init__(self) -> None:
-        check_positive(self, "num_envs", "rollout_steps", "learning_rate", "max_grad_norm")
-        check_unit_interval(self, "gamma")
+        check_positive(
+            self, "num_envs", "rollout_steps", "learning_rate", "max_grad_norm", "update_epochs", "clip_range"
+        )
+        check_unit_interval(self, "gamma", "gae_lambda")
         if self.ent_coef < 0:
             raise ValueError(f"ent_coef must be >= 0, got {self.ent_coef!r}")
 
@@ -108,16 +124,38 @@ def rollout_returns(
     truncated: torch.Tensor,
     next_values: torch.Tensor,
     gamma: float | torch.Tensor,
+    lam: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
-    """Reward-to-go of every step of a rollout, each return finished where it is cut short.
+    """Lambda-return of every step of a rollout, each return finished where it is cut short.
 
-    All ``(T, ...)``; ``next_values[t]`` is V of the state step ``t`` led to. Where an episode is
-    truncated, or still running at the rollout's last step, ``gamma * next_values`` joins that step's
-    reward and the sum restarts; a terminated episode's return just ends.
+    All ``(T, ...)``; ``next_values[t]`` is V of the state step ``t`` led to. ``lam = 1`` gives the
+    reward-to-go; below 1, each step's return mixes in ``gamma * (1 - lam) * next_values``:
+    ``G_t = r_t + gamma * ((1 - lam) * V(s_{t+1}) + lam * G_{t+1})`` (Sutton & Barto 12.1; G - V is
+    then GAE's advantage). Where an episode is truncated, or still running at the rollout's last
+    step, all of ``gamma * next_values`` joins that step's reward and the sum restarts; a terminated
+    episode's return just ends.
     """
     cut = truncated & ~terminated
     cut[-1] |= ~terminated[-1]
-    return reward_to_go(rewards + cut * (gamma * next_values), terminated | cut, gamma)
+    bootstrap = torch.where(cut, 1.0, (~terminated) * (1 - lam))
+    return reward_to_go(rewards + bootstrap * (gamma * next_values), terminated | cut, gamma * lam)
+
+
+def clipped_surrogate(
+    log_probs: torch.Tensor,
+    played_log_probs: torch.Tensor,
+    advantages: torch.Tensor,
+    clip_range: torch.Tensor,
+) -> torch.Tensor:
+    """PPO's clipped surrogate objective per sample (Schulman et al. 2017), to be maximized.
+
+    The probability ratio to the policy that played is 1 in an update's first epoch, where the
+    gradient of ``ratio * A`` is REINFORCE's ``A * grad log pi``; later epochs stop pulling an action
+    whose ratio has left ``[1 - clip_range, 1 + clip_range]`` in its advantage's direction.
+    """
+    ratio = (log_probs - played_log_probs).exp()
+    clipped = torch.clamp(ratio, 1 - clip_range, 1 + clip_range)
+    return torch.min(ratio * advantages, clipped * advantages)
 
 
 LOGIT_LIMIT = 60.0
@@ -171,8 +209,13 @@ class Reinforce(Agent):
         params = [*self.policy.parameters(), *self.value.parameters()]
         self.learning_rate = self.hparam("learning_rate")
         self.optimizer = GroupAdam(params, lr=self.learning_rate.clone())
-        self.gamma = self.hparam("gamma").unsqueeze(1)  # (members, 1): against (members, num_envs)
+        # (members, 1): against (members, num_envs)
+        self.gamma, self.gae_lambda = (
+            self.hparam("gamma").unsqueeze(1),
+            self.hparam("gae_lambda").unsqueeze(1),
+        )
         self.ent_coef, self.max_grad_norm = self.hparam("ent_coef"), self.hparam("max_grad_norm")
+        self.clip_range = self.hparam("clip_range").unsqueeze(1)
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -199,8 +242,16 @@ class Reinforce(Agent):
             obs = next_obs
         return Rollout(*(torch.stack(x, dim=1) for x in zip(*steps, strict=True)))
 
+    def _advantages(self, returns: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        advantages = returns - values
+        if self.config.normalize_advantage and advantages.shape[1] > 1:
+            mean, std = advantages.mean(dim=1, keepdim=True), advantages.std(dim=1, keepdim=True)
+            advantages = (advantages - mean) / (std + 1e-8)
+        return advantages
+
     def _update(self, rollout: Rollout) -> Scalars:
-        """One gradient step: policy gradient with advantages G_t - V(s_t), V regressed on G_t."""
+        """``update_epochs`` gradient steps: policy gradient with advantages G_t - V(s_t) (the
+        networks' that played the rollout), V regressed on G_t."""
         cfg = self.config
         if cfg.anneal_lr:
             self.optimizer.lr = linear_schedule(self.learning_rate, 0.0, self.progress)
@@ -209,27 +260,30 @@ class Reinforce(Agent):
         rewards, terminated, truncated, next_values = (
             x.transpose(0, 1) for x in (rollout.rewards, rollout.terminated, rollout.truncated, next_values)
         )  # (T, members, num_envs): the returns run back along time
-        returns = rollout_returns(rewards, terminated, truncated, next_values, self.gamma)
+        returns = rollout_returns(rewards, terminated, truncated, next_values, self.gamma, self.gae_lambda)
         returns = returns.transpose(0, 1).flatten(1)  # (members, T * num_envs)
         obs, actions = rollout.obs.flatten(1, 2), rollout.actions.flatten(1)
-        self.gradient_samples += returns.shape[1]
+        self.gradient_samples += returns.shape[1] * cfg.update_epochs
 
-        values = self._value(obs)
-        advantages = returns - values.detach()
-        if cfg.normalize_advantage and advantages.shape[1] > 1:
-            mean, std = advantages.mean(dim=1, keepdim=True), advantages.std(dim=1, keepdim=True)
-            advantages = (advantages - mean) / (std + 1e-8)
-        log_probs = log_softmax(self.policy(obs))
-        entropy = -(log_probs.exp() * log_probs).sum(dim=(1, 2)) / log_probs.shape[1]
-        policy_loss = -(log_probs.gather(2, actions.unsqueeze(2)).squeeze(2) * advantages).mean(dim=1)
-        value_loss = (values - returns).square().mean(dim=1)
+        advantages = played_log_probs = torch.empty(0)
+        for epoch in range(cfg.update_epochs):
+            values = self._value(obs)
+            log_probs = log_softmax(self.policy(obs))
+            entropy = -(log_probs.exp() * log_probs).sum(dim=(1, 2)) / log_probs.shape[1]
+            action_log_probs = log_probs.gather(2, actions.unsqueeze(2)).squeeze(2)
+            if epoch == 0:  # the networks that played the rollout
+                advantages = self._advantages(returns, values.detach())
+                played_log_probs = action_log_probs.detach()
+            surrogate = clipped_surrogate(action_log_probs, played_log_probs, advantages, self.clip_range)
+            policy_loss = -surrogate.mean(dim=1)
+            value_loss = (values - returns).square().mean(dim=1)
 
-        self.optimizer.zero_grad()
-        # Summed over members: each member's weights get their own loss's gradient only.
-        (policy_loss - self.ent_coef * entropy + value_loss).sum().backward()
-        for net in (self.policy, self.value):
-            clip_grad_norm(net.parameters(), self.max_grad_norm)
-        self.optimizer.step()
+            self.optimizer.zero_grad()
+            # Summed over members: each member's weights get their own loss's gradient only.
+            (policy_loss - self.ent_coef * entropy + value_loss).sum().backward()
+            for net in (self.policy, self.value):
+                clip_grad_norm(net.parameters(), self.max_grad_norm)
+            self.optimizer.step()
         return {
             "losses/policy_loss": policy_loss.detach(),
             "losses/entropy": entropy.detach(),

@@ -11,7 +11,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import rlzero
 from rlzero.agents import Reinforce, agent_class, load_agent
-from rlzero.agents.reinforce import log_softmax, reward_to_go, rollout_returns, sample_categorical
+from rlzero.agents.reinforce import (
+    clipped_surrogate,
+    log_softmax,
+    reward_to_go,
+    rollout_returns,
+    sample_categorical,
+)
 from rlzero.train import main as train_main
 
 # A crafted rollout, 5 steps (rows) of 3 envs (columns), gamma = 0.5.
@@ -92,6 +98,42 @@ def test_rollout_returns_bootstrap_where_cut_and_end_where_terminated() -> None:
     torch.testing.assert_close(rollout_returns(REWARDS, TERMINATED, both, next_values, GAMMA), expected)
 
 
+def test_lambda_returns_minus_values_are_gae_advantages() -> None:
+    value = 10.0  # V of every state, so V(s_t) is known where the rollout only holds V(s_{t+1})
+    next_values = torch.full_like(REWARDS, value)
+    # lam = 0: one-step targets r + gamma * V(s'), with nothing after a terminal step.
+    one_step = REWARDS + GAMMA * value * ~TERMINATED
+    torch.testing.assert_close(
+        rollout_returns(REWARDS, TERMINATED, TRUNCATED, next_values, GAMMA, 0.0), one_step
+    )
+    # Any lam: G - V is GAE's sum of (gamma * lam)^k TD errors, restarting at every end or cut.
+    lam = 0.5
+    deltas = one_step - value
+    expected = torch.empty_like(deltas)
+    for env in range(REWARDS.shape[1]):
+        advantage = 0.0
+        for t in reversed(range(REWARDS.shape[0])):
+            if DONES[t, env] or t == REWARDS.shape[0] - 1:
+                advantage = 0.0
+            advantage = deltas[t, env] + GAMMA * lam * advantage
+            expected[t, env] = advantage
+    got = rollout_returns(REWARDS, TERMINATED, TRUNCATED, next_values, GAMMA, lam) - value
+    torch.testing.assert_close(got, expected)
+
+
+def test_clipped_surrogate_is_reinforce_at_first_and_stops_pulling_past_the_clip() -> None:
+    advantages = torch.tensor([2.0, -2.0, 2.0, -2.0, 2.0, -2.0])
+    played = torch.log(torch.full((6,), 0.5))
+    # ratios: 1 (the first epoch), 1 again, then 1.5 and 0.5 in each advantage's direction and against it
+    ratios = torch.tensor([1.0, 1.0, 1.5, 0.5, 0.5, 1.5])
+    log_probs = (played + ratios.log()).requires_grad_()
+    clipped_surrogate(log_probs, played, advantages, torch.tensor(0.2)).sum().backward()
+    assert log_probs.grad is not None
+    # d(ratio * A) / d log pi = ratio * A: REINFORCE's A at ratio 1, nothing once the ratio has moved
+    # past the clip in A's direction, and the full pull back where it moved against A.
+    torch.testing.assert_close(log_probs.grad, torch.tensor([2.0, -2.0, 0.0, 0.0, 1.0, -3.0]))
+
+
 def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
     logits = torch.randn(64, 7) * 4
     torch.testing.assert_close(log_softmax(logits), torch.log_softmax(logits, dim=1))
@@ -139,6 +181,10 @@ def test_bad_hyperparameters_are_refused() -> None:
         Reinforce("ZeroOut-v0", device="cpu", gamma=1.5)
     with pytest.raises(ValueError, match="ent_coef"):
         Reinforce("ZeroOut-v0", device="cpu", ent_coef=-0.1)
+    with pytest.raises(ValueError, match="gae_lambda"):
+        Reinforce("ZeroOut-v0", device="cpu", gae_lambda=1.2)
+    with pytest.raises(ValueError, match="update_epochs"):
+        Reinforce("ZeroOut-v0", device="cpu", update_epochs=0)
     with pytest.raises(ValueError, match="unknown hyperparameter"):
         Reinforce("ZeroOut-v0", device="cpu", buffer_size=10)
 
