@@ -209,11 +209,8 @@ class Reinforce(Agent):
         params = [*self.policy.parameters(), *self.value.parameters()]
         self.learning_rate = self.hparam("learning_rate")
         self.optimizer = GroupAdam(params, lr=self.learning_rate.clone())
-        # (members, 1): against (members, num_envs)
-        self.gamma, self.gae_lambda = (
-            self.hparam("gamma").unsqueeze(1),
-            self.hparam("gae_lambda").unsqueeze(1),
-        )
+        self.gamma = self.hparam("gamma").unsqueeze(1)  # (members, 1): against (members, num_envs)
+        self.gae_lambda = self.hparam("gae_lambda").unsqueeze(1)
         self.ent_coef, self.max_grad_norm = self.hparam("ent_coef"), self.hparam("max_grad_norm")
         self.clip_range = self.hparam("clip_range").unsqueeze(1)
 
@@ -250,8 +247,8 @@ class Reinforce(Agent):
         return advantages
 
     def _update(self, rollout: Rollout) -> Scalars:
-        """``update_epochs`` gradient steps: policy gradient with advantages G_t - V(s_t) (the
-        networks' that played the rollout), V regressed on G_t."""
+        """``update_epochs`` gradient steps: policy gradient with advantages G_t - V(s_t), V taken from
+        the networks that played the rollout; V regressed on G_t."""
         cfg = self.config
         if cfg.anneal_lr:
             self.optimizer.lr = linear_schedule(self.learning_rate, 0.0, self.progress)

@@ -74,8 +74,8 @@ ENVS = (
 )
 BUDGETS: dict[str, int] = dict.fromkeys(ENVS, 200_000)
 """Env steps per trial, the same for every agent on an env (``--budget ENV=STEPS`` overrides): our
-both our agents' preset budget on CartPole-v1, DQN's on every env (REINFORCE's is 100k on ZeroOut;
-its schedules follow the budget)."""
+DQN's preset budget on every env, and REINFORCE's on CartPole-v1 (on ZeroOut its presets are made for
+100k; its schedules follow the budget)."""
 EVALUATIONS = 20
 SB3_DQN_REPLAY_RATIO = 8
 """SB3 DQN's default: a batch of 32 every 4 env steps."""
