@@ -281,8 +281,13 @@ class Reinforce(Agent):
             for net in (self.policy, self.value):
                 clip_grad_norm(net.parameters(), self.max_grad_norm)
             self.optimizer.step()
-        return {
+        scalars: Scalars = {
             "losses/policy_loss": policy_loss.detach(),
             "losses/entropy": entropy.detach(),
             "losses/value_loss": value_loss.detach(),
         }
+        if cfg.update_epochs > 1:  # how far the last epoch's policy had moved from the one that played
+            log_ratio = action_log_probs.detach() - played_log_probs
+            scalars["losses/approx_kl"] = (log_ratio.exp() - 1 - log_ratio).mean(dim=1)
+            scalars["losses/clipfrac"] = ((log_ratio.exp() - 1).abs() > self.clip_range).float().mean(dim=1)
+        return scalars

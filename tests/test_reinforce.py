@@ -211,6 +211,19 @@ def test_trains_on_cartpole_through_the_numpy_adapter() -> None:
     assert action.shape == () and 0 <= int(action) < 2
 
 
+def test_several_epochs_report_how_far_the_policy_moved() -> None:
+    plain = Reinforce("CartPole-v1", device="cpu", seed=0, num_envs=4, rollout_steps=32)
+    assert "losses/approx_kl" not in plain._update(plain._collect())
+    config = {"num_envs": 4, "rollout_steps": 32, "update_epochs": 8, "anneal_lr": False}
+    agent = Reinforce("CartPole-v1", device="cpu", seed=0, **config)
+    scalars = agent._update(agent._collect())
+    assert agent.gradient_samples == 8 * 4 * 32  # every epoch's batch counts in the replay ratio
+    kl, clipfrac = scalars["losses/approx_kl"], scalars["losses/clipfrac"]
+    assert isinstance(kl, torch.Tensor) and isinstance(clipfrac, torch.Tensor)
+    assert kl.shape == clipfrac.shape == (1,)
+    assert float(kl) > 0 and 0 <= float(clipfrac) <= 1
+
+
 def test_cli_run_writes_summary_and_tensorboard_tags(tmp_path) -> None:
     argv = ["--agent", "reinforce", "--total-timesteps", "30000", "--logdir", str(tmp_path)]
     argv += ["--eval-episodes", "10", "--no-progress", "--set", "num_envs=256"]
