@@ -288,6 +288,7 @@ class Reinforce(Agent):
         }
         if cfg.update_epochs > 1:  # how far the last epoch's policy had moved from the one that played
             log_ratio = action_log_probs.detach() - played_log_probs
-            scalars["losses/approx_kl"] = (log_ratio.exp() - 1 - log_ratio).mean(dim=1)
-            scalars["losses/clipfrac"] = ((log_ratio.exp() - 1).abs() > self.clip_range).float().mean(dim=1)
+            ratio = log_ratio.exp()
+            scalars["losses/approx_kl"] = (ratio - 1 - log_ratio).mean(dim=1)
+            scalars["losses/clipfrac"] = ((ratio - 1).abs() > self.clip_range).float().mean(dim=1)
         return scalars
