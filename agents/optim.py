@@ -24,8 +24,8 @@ class GroupAdam:
     """Adam (Kingma and Ba 2015; torch's update, without weight decay or amsgrad) with a learning rate
     per member: ``lr`` is a ``(members,)`` tensor on the parameters' device, set in place to schedule it.
 
-    Parameters without a gradient (frozen ones) are skipped. Every parameter that steps shares one step
-    count, as every member steps together.
+    Parameters without a gradient (frozen ones) are skipped. Each member counts its own steps, so a
+    member may sit a step out (``step(active)``) without its bias corrections moving on.
     """
 
     def __init__(
@@ -39,35 +39,43 @@ class GroupAdam:
         self.lr, self.betas, self.eps = lr, betas, eps
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.steps = 0
+        self.steps = torch.zeros(lr.shape, dtype=torch.float64, device=lr.device)
+        """each member's step count, in float64 so that ``beta ** steps`` rounds as Python's does"""
 
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, active: torch.Tensor | None = None) -> None:
+        """One Adam step of every member, or only of those where ``active`` (``(members,)`` bool) is
+        True: the others' weights, moments and step counts stay exactly as they are."""
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not live:
             return
-        params = [self.params[i] for i in live]
+        params = typing.cast(list[torch.Tensor], [self.params[i] for i in live])
         grads = typing.cast(list[torch.Tensor], [p.grad for p in params])
         exp_avg = [self.exp_avg[i] for i in live]
         exp_avg_sq = [self.exp_avg_sq[i] for i in live]
+        state = [*params, *exp_avg, *exp_avg_sq]
+        before = [] if active is None else [t.clone() for t in state]
         beta1, beta2 = self.betas
-        self.steps += 1
+        self.steps += 1 if active is None else active
         torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
         torch._foreach_mul_(exp_avg_sq, beta2)
         torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
-        bias_correction1 = 1 - beta1**self.steps
-        bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
+        bias_correction1 = (1 - beta1**self.steps).float()
+        bias_correction2_sqrt = (1 - beta2**self.steps).sqrt().float()
         denom = torch._foreach_sqrt(exp_avg_sq)
-        torch._foreach_div_(denom, bias_correction2_sqrt)
+        torch._foreach_div_(denom, [per_member(bias_correction2_sqrt, p) for p in params])
         torch._foreach_add_(denom, self.eps)
         updates = torch._foreach_div(exp_avg, denom)
         step_size = self.lr / bias_correction1
         torch._foreach_mul_(updates, [per_member(step_size, p) for p in params])
-        torch._foreach_sub_(typing.cast(list[torch.Tensor], params), updates)
+        torch._foreach_sub_(params, updates)
+        if active is not None:  # put back the members that sat this step out
+            for now, then in zip(state, before, strict=True):
+                now.copy_(torch.where(per_member(active, now), now, then))
 
 
 @torch.no_grad()

@@ -99,7 +99,8 @@ _REINFORCE_ZEROOUT: dict[str, Any] = {
 # back several times per run whatever the step size, and stayed solved on few seeds; with these it
 # solves within some 20k env steps and stays there, where a clip of 0.2 still dipped once after the
 # first solve on a fifth of the seeds and 0.05 solved 10k env steps later (these and 10 epochs,
-# lambda 0.8 and 0.9, 8 x 128 and 32 x 32 rollouts, a step size of 1e-3: benchmarks/README.md).
+# lambda 0.8 and 0.9, 8 x 128 and 32 x 32 rollouts, a step size of 1e-3, an early stop on KL:
+# benchmarks/README.md).
 # gamma 0.98 (a horizon of some 50 steps) gives lower-variance returns than 0.99.
 _REINFORCE_CLASSIC_CONTROL: dict[str, Any] = {
     "num_envs": 16,

@@ -10,7 +10,8 @@ too little and a larger one too much, as on CartPole-v1: ``update_epochs > 1`` t
 steps on each rollout, past the first with PPO's clipped surrogate, which stops pushing an action's
 probability once it has moved ``clip_range`` away from the one it was played with; and
 ``gae_lambda < 1`` makes G_t a lambda-return, so A_t is GAE's advantage. Their defaults (1 and 1.0)
-are plain REINFORCE, bit for bit.
+are plain REINFORCE, bit for bit. ``target_kl > 0`` adds SB3's early stop: a member takes no more
+epochs on a rollout once its policy has moved that far (in approximate KL) from the one that played.
 
 Rollouts: every update learns from a rollout of ``rollout_steps`` steps of every env, and the next
 rollout goes on from where this one stopped (the envs are not reset between rollouts). So every env
@@ -73,6 +74,9 @@ class ReinforceConfig:
     clip_range: float = 0.2
     """how far (as a ratio of probabilities) later epochs may move an action's probability from the
     one it was played with before its advantage stops pulling it (used when ``update_epochs > 1``)"""
+    target_kl: float = 0.0
+    """stop a member's epochs on a rollout before the step that would start from a policy whose
+    approximate KL from the one that played exceeds ``1.5 * target_kl`` (SB3's early stop); 0: never"""
     anneal_lr: bool = True
     """decay the learning rate linearly to 0 over the ``learn`` call"""
     hidden_sizes: tuple[int, ...] = (32,)
@@ -85,8 +89,9 @@ class ReinforceConfig:
             self, "num_envs", "rollout_steps", "learning_rate", "max_grad_norm", "update_epochs", "clip_range"
         )
         check_unit_interval(self, "gamma", "gae_lambda")
-        if self.ent_coef < 0:
-            raise ValueError(f"ent_coef must be >= 0, got {self.ent_coef!r}")
+        for name in ("ent_coef", "target_kl"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
 
 class Rollout(NamedTuple):
@@ -158,6 +163,19 @@ def clipped_surrogate(
     return torch.min(ratio * advantages, clipped * advantages)
 
 
+def policy_shift(
+    log_probs: torch.Tensor, played_log_probs: torch.Tensor, clip_range: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far the policy has moved from the one that played, per member of ``(members, batch)`` action
+    log-probabilities: the approximate KL (the ``ratio - 1 - log ratio`` estimator, as SB3 and CleanRL
+    log it) and the fraction of samples whose ratio is outside ``1 +- clip_range``."""
+    log_ratio = log_probs - played_log_probs
+    ratio = log_ratio.exp()
+    approx_kl = (ratio - 1 - log_ratio).mean(dim=1)
+    clipfrac = ((ratio - 1).abs() > clip_range).float().mean(dim=1)
+    return approx_kl, clipfrac
+
+
 LOGIT_LIMIT = 60.0
 """Logits are clamped to +-LOGIT_LIMIT, so exp stays finite in float32 without subtracting each
 row's max; past a gap of 120 the smaller probability is below 1e-52 anyway."""
@@ -213,6 +231,8 @@ class Reinforce(Agent):
         self.gae_lambda = self.hparam("gae_lambda").unsqueeze(1)
         self.ent_coef, self.max_grad_norm = self.hparam("ent_coef"), self.hparam("max_grad_norm")
         self.clip_range = self.hparam("clip_range").unsqueeze(1)
+        self.target_kl = self.hparam("target_kl")
+        self.stops_early = cfg.update_epochs > 1 and any(c.target_kl > 0 for c in self.member_configs)
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -260,9 +280,10 @@ class Reinforce(Agent):
         returns = rollout_returns(rewards, terminated, truncated, next_values, self.gamma, self.gae_lambda)
         returns = returns.transpose(0, 1).flatten(1)  # (members, T * num_envs)
         obs, actions = rollout.obs.flatten(1, 2), rollout.actions.flatten(1)
-        self.gradient_samples += returns.shape[1] * cfg.update_epochs
 
         advantages = played_log_probs = torch.empty(0)
+        active: torch.Tensor | None = None  # the members still stepping, where some may stop early
+        epochs_taken: torch.Tensor | int = 0
         for epoch in range(cfg.update_epochs):
             values = self._value(obs)
             log_probs = log_softmax(self.policy(obs))
@@ -271,6 +292,12 @@ class Reinforce(Agent):
             if epoch == 0:  # the networks that played the rollout
                 advantages = self._advantages(returns, values.detach())
                 played_log_probs = action_log_probs.detach()
+            elif self.stops_early:
+                kl, _ = policy_shift(action_log_probs.detach(), played_log_probs, self.clip_range)
+                within = (self.target_kl == 0) | (kl <= 1.5 * self.target_kl)
+                active = within if active is None else active & within
+                if not active.any():  # one host sync per epoch, and the rest of the epochs saved
+                    break
             surrogate = clipped_surrogate(action_log_probs, played_log_probs, advantages, self.clip_range)
             policy_loss = -surrogate.mean(dim=1)
             value_loss = (values - returns).square().mean(dim=1)
@@ -280,15 +307,16 @@ class Reinforce(Agent):
             (policy_loss - self.ent_coef * entropy + value_loss).sum().backward()
             for net in (self.policy, self.value):
                 clip_grad_norm(net.parameters(), self.max_grad_norm)
-            self.optimizer.step()
+            self.optimizer.step(active)
+            epochs_taken = epochs_taken + (1 if active is None else active.float().mean())
+        # The group's replay ratio is the mean of its members'.
+        self.gradient_samples += returns.shape[1] * epochs_taken
         scalars: Scalars = {
             "losses/policy_loss": policy_loss.detach(),
             "losses/entropy": entropy.detach(),
             "losses/value_loss": value_loss.detach(),
         }
         if cfg.update_epochs > 1:  # how far the last epoch's policy had moved from the one that played
-            log_ratio = action_log_probs.detach() - played_log_probs
-            ratio = log_ratio.exp()
-            scalars["losses/approx_kl"] = (ratio - 1 - log_ratio).mean(dim=1)
-            scalars["losses/clipfrac"] = ((ratio - 1).abs() > self.clip_range).float().mean(dim=1)
+            approx_kl, clipfrac = policy_shift(action_log_probs.detach(), played_log_probs, self.clip_range)
+            scalars["losses/approx_kl"], scalars["losses/clipfrac"] = approx_kl, clipfrac
         return scalars

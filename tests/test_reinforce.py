@@ -11,6 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import rlzero
 from rlzero.agents import Reinforce, agent_class, load_agent
+from rlzero.agents.networks import member_state_dict
 from rlzero.agents.reinforce import (
     clipped_surrogate,
     log_softmax,
@@ -181,6 +182,8 @@ def test_bad_hyperparameters_are_refused() -> None:
         Reinforce("ZeroOut-v0", device="cpu", gamma=1.5)
     with pytest.raises(ValueError, match="ent_coef"):
         Reinforce("ZeroOut-v0", device="cpu", ent_coef=-0.1)
+    with pytest.raises(ValueError, match="target_kl"):
+        Reinforce("ZeroOut-v0", device="cpu", target_kl=-0.01)
     with pytest.raises(ValueError, match="gae_lambda"):
         Reinforce("ZeroOut-v0", device="cpu", gae_lambda=1.2)
     with pytest.raises(ValueError, match="update_epochs"):
@@ -222,6 +225,22 @@ def test_several_epochs_report_how_far_the_policy_moved() -> None:
     assert isinstance(kl, torch.Tensor) and isinstance(clipfrac, torch.Tensor)
     assert kl.shape == clipfrac.shape == (1,)
     assert float(kl) > 0 and 0 <= float(clipfrac) <= 1
+
+
+def test_target_kl_stops_each_members_epochs_on_its_own() -> None:
+    config = {"num_envs": 4, "rollout_steps": 32, "update_epochs": 8, "anneal_lr": False}
+    # Member 0 never stops; member 1 stops before its second epoch, as any step moves its policy.
+    group = Reinforce("CartPole-v1", device="cpu", seed=[0, 1], members=[{}, {"target_kl": 1e-12}], **config)
+    group._update(group._collect())
+    assert group.optimizer.steps.tolist() == [8.0, 1.0]
+    assert group.replay_ratio == (8 + 1) / 2  # the members' mean
+    # A member that stops early is the same agent as alone, and so is the one beside it.
+    for member, hparams in enumerate([{}, {"target_kl": 1e-12}]):
+        alone = Reinforce("CartPole-v1", device="cpu", seed=member, **config, **hparams)
+        alone._update(alone._collect())
+        for name, net in alone.networks.items():
+            together = member_state_dict(group.networks[name], member)
+            assert all(torch.equal(v, together[k]) for k, v in member_state_dict(net, 0).items())
 
 
 def test_cli_run_writes_summary_and_tensorboard_tags(tmp_path) -> None:
