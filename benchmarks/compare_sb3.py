@@ -7,7 +7,10 @@ fresh seeds, training seconds recorded without the evaluation time). ``dqn-rr8``
 DQN's replay ratio (8 gradient samples per env step, against our default's 1), so that its speed can
 be read at equal work per env step. Trials run interleaved (env, then seed, then agent), one torch
 thread each, through :func:`rlzero.trials.run_trials` (a local pool of one process per CPU by
-default, or Ray); ``--resume`` keeps the trials already in ``<out>/trials.jsonl``.
+default, or Ray); ``--resume`` keeps the trials already in ``<out>/trials.jsonl``. With ``--groups``
+each of our agents trains an env's seeds as one group (one trial, first in its env; every member as
+it would train alone, see :mod:`rlzero.agents.base`), as SB3 cannot: then our members' seconds are the
+group's clock, the time all of them took to get there.
 
 Per cell the report gives the final score's interquartile mean with its 95% bootstrap interval, the
 seeds that solved, stayed solved and ended solved, the medians of env steps and training seconds to
@@ -46,7 +49,7 @@ from rlzero.cli import (
     positive_int,
     seed_range,
 )
-from rlzero.experiment import Trial, run
+from rlzero.experiment import Trial, member_records, run
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves, plot_profiles
 from rlzero.report import (
@@ -113,6 +116,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--device", default="cpu", help="device of every agent (default cpu; labelled)")
     parser.add_argument("--out", default="benchmarks/results/compare_sb3", help="results folder")
     parser.add_argument("--quick", action="store_true", help="1 seed, 2,048 env steps: the pipeline only")
+    parser.add_argument(
+        "--groups", action="store_true", help="train each of our agents' seeds of an env as one group"
+    )
     add_runner_args(parser, resume=True)
     return parser
 
@@ -207,15 +213,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = list(dict.fromkeys(args.agents))
     cells, trials = [], []
     for env_id in args.envs:
-        for seed in seeds:
+        for index, seed in enumerate(seeds):
             for label in labels:
+                grouped = args.groups and label in OURS
+                if grouped and index > 0:
+                    continue
                 agent, extra = VARIANTS[label]
                 cells.append((env_id, label))
                 trials.append(
                     Trial(
                         agent=agent,
                         env_id=env_id,
-                        seed=seed,
+                        seed=list(seeds) if grouped else seed,
                         total_timesteps=budget[env_id],
                         hparams=extra(env_id),
                         device=args.device,
@@ -234,19 +243,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def show(index: int, record: dict[str, Any]) -> None:
         (env_id, label), result = cells[index], record.get("result")
-        head = f"{env_id} {label} seed {trials[index].seed}"
         if result is None:
-            print(f"{head}: FAILED {record['error']['type']}: {record['error']['message']}", flush=True)
+            error = record["error"]
+            print(f"{env_id} {label} seed {trials[index].seed}: FAILED {error['type']}: {error['message']}")
             return
-        solved = result["steps_to_solved"]
-        solved_at = "never solved" if solved is None else f"solved at {solved:,}"
-        rate = f"{result['env_steps_per_s']:,.0f} env-steps/s"
-        print(f"{head}: final {num(result['final'], 3)}, {solved_at}, {rate}", flush=True)
+        for member in member_records(result):
+            solved = member["steps_to_solved"]
+            solved_at = "never solved" if solved is None else f"solved at {solved:,}"
+            rate = f"{member['env_steps_per_s']:,.0f} env-steps/s"
+            final = num(member["final"], 3)
+            print(f"{env_id} {label} seed {member['seed']}: final {final}, {solved_at}, {rate}")
+        sys.stdout.flush()
 
     records = run_trials(run, trials, results_path=out / "trials.jsonl", on_result=show, **options)
     by_cell: dict[str, dict[str, list[Any]]] = {e: {label: [] for label in labels} for e in args.envs}
-    for (env_id, label), record in zip(cells, records, strict=True):
-        by_cell[env_id][label].append(record.get("result"))
+    for (env_id, label), trial, record in zip(cells, trials, records, strict=True):
+        result = record.get("result")
+        members = member_records(result) if result is not None else [None] * len(trial.seeds)
+        by_cell[env_id][label].extend(members)
     report: dict[str, Any] = {
         "command": " ".join(
             ["python benchmarks/compare_sb3.py", *(argv if argv is not None else sys.argv[1:])]
