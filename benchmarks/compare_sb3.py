@@ -49,7 +49,7 @@ from rlzero.cli import (
     positive_int,
     seed_range,
 )
-from rlzero.experiment import Trial, member_records, run
+from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves, plot_profiles
 from rlzero.report import (
@@ -245,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (env_id, label), result = cells[index], record.get("result")
         if result is None:
             error = record["error"]
-            print(f"{env_id} {label} seed {trials[index].seed}: FAILED {error['type']}: {error['message']}")
+            seed = trials[index].seed
+            print(f"{env_id} {label} seed {seed}: FAILED {error['type']}: {error['message']}", flush=True)
             return
         for member in member_records(result):
             solved = member["steps_to_solved"]
@@ -258,8 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = run_trials(run, trials, results_path=out / "trials.jsonl", on_result=show, **options)
     by_cell: dict[str, dict[str, list[Any]]] = {e: {label: [] for label in labels} for e in args.envs}
     for (env_id, label), trial, record in zip(cells, trials, records, strict=True):
-        result = record.get("result")
-        members = member_records(result) if result is not None else [None] * len(trial.seeds)
+        members = seed_results(trial, record)
         by_cell[env_id][label].extend(members)
     report: dict[str, Any] = {
         "command": " ".join(

@@ -27,7 +27,7 @@ from typing import Any
 from rlzero.agents.presets import ZEROOUT_IDS
 from rlzero.agents.registry import AGENTS, is_sb3
 from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, flatten_seeds, seed_range
-from rlzero.experiment import Trial, member_records, run
+from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves
 from rlzero.report import cell_summary, markdown_table, num, steps, with_interval
@@ -84,8 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = run_trials(run, trials, results_path=out / "trials.jsonl", on_result=show, **options)
     per_cell: dict[tuple[str, str], list[dict[str, Any] | None]] = {cell: [] for cell in cells}
     for trial, record in zip(trials, records, strict=True):
-        result = record.get("result")
-        members = member_records(result) if result is not None else [None] * len(trial.seeds)
+        members = seed_results(trial, record)
         per_cell[trial.env_id, trial.agent].extend(members)
     summary = {cell: cell_summary(rs) for cell, rs in per_cell.items()}
     rows = [

@@ -31,7 +31,7 @@ from rlzero.agents.presets import preset_for
 from rlzero.agents.registry import AGENTS, agent_class, is_sb3
 from rlzero.agents.transfer import STRATEGIES
 from rlzero.cli import ArgumentParser, UsageError, fail, flatten_seeds, seed_range
-from rlzero.experiment import Trial, member_records, run
+from rlzero.experiment import Trial, run, seed_results
 from rlzero.finetune import transfer_summary
 from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
@@ -188,8 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = run_trials(run, trials, results_path=out / "trials.jsonl", **options)
     grouped: dict[tuple[str, str], dict[str, list[Any]]] = {}
     for (agent, target, label), trial, record in zip(cells, trials, records, strict=True):
-        result = record.get("result")
-        members = member_records(result) if result is not None else [None] * len(trial.seeds)
+        members = seed_results(trial, record)
         grouped.setdefault((agent, target), {}).setdefault(label, []).extend(members)
     rows = [row for (agent, target), cell in grouped.items() for row in table_rows(agent, target, cell)]
     header = [

@@ -262,6 +262,15 @@ def member_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(result.get("members", [result]))
 
 
+def seed_results(trial: Trial, record: Mapping[str, Any]) -> list[dict[str, Any] | None]:
+    """One entry per seed of ``trial`` in its trial runner's ``record``: the seed's record, or None
+    for each seed of a trial that failed."""
+    result = record.get("result")
+    if result is None:
+        return [None] * len(trial.seeds)
+    return list(member_records(result))
+
+
 def group_summary(
     records: list[dict[str, Any]], trial: Trial, rule: Criterion, timing: Mapping[str, Any]
 ) -> dict[str, Any]:
