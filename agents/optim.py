@@ -84,7 +84,11 @@ def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: torch.Tensor) -> to
     its ``max_norm`` (``(members,)``), as ``nn.utils.clip_grad_norm_`` does for one network; return the
     norms before clipping."""
     grads = [p.grad for p in params if p.grad is not None]
-    squares = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads]).sum(0)
+    # One row per member, its parameters' sums side by side, reduced along the row: the same contiguous
+    # reduction whatever the group size. (Summing a (parameters, members) stack over its first dimension
+    # reduces column by column for several members but contiguously for one, and the two round
+    # differently, so a member's clip, and then its run, would depend on its group's size.)
+    squares = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads], dim=1).sum(1)
     norms = squares.sqrt()
     scale = (max_norm / (norms + 1e-6)).clamp_(max=1.0)
     torch._foreach_mul_(grads, [per_member(scale, g) for g in grads])

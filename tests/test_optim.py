@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rlzero.agents.optim import GroupAdam
+from rlzero.agents.optim import GroupAdam, clip_grad_norm
 
 
 def grouped_quadratic(members: int) -> tuple[nn.Parameter, torch.Tensor]:
@@ -62,3 +62,23 @@ def test_a_member_that_sits_out_keeps_its_weights_moments_and_step_count() -> No
         step(two_steps, fresh, None)
     step(group, param, torch.tensor([False, True]))
     assert torch.equal(param[1], fresh[1])
+
+
+def test_clipping_a_member_does_not_depend_on_its_group_size() -> None:
+    # Ten gradients whose norm is past the threshold, as a group of one and as the first of three.
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(64, 4), (64,), (64, 64), (64,), (2, 64), (2,)] * 2
+    grouped = [torch.randn(3, *shape, generator=generator) for shape in shapes]
+    alone = [g[:1].clone() for g in grouped]
+    total = torch.cat([g[0].flatten() for g in grouped]).norm()
+    norms = {}
+    for name, grads in (("group", grouped), ("alone", alone)):
+        params = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+        for param, grad in zip(params, grads, strict=True):
+            param.grad = grad
+        norms[name] = clip_grad_norm(params, torch.full((len(grads[0]),), 1.0))
+    assert torch.equal(norms["alone"], norms["group"][:1])
+    for single, member in zip(alone, grouped, strict=True):
+        assert torch.equal(single, member[:1])
+    torch.testing.assert_close(norms["alone"][0], total)
+    torch.testing.assert_close(torch.cat([g.flatten() for g in alone]).norm(), torch.tensor(1.0))
