@@ -3,8 +3,8 @@
 Each seed's run is what ``python -m rlzero.train --agent AGENT --env ENV --seed S`` runs with its
 defaults (the preset's hyperparameters and budget, an evaluation every twentieth of the budget with 100
 episodes). The seeds of one agent and env train as one group (``--seeds``: one trial of
-:func:`rlzero.experiment.run`, each member as its seed's run alone: bit for bit on one CPU thread but
-with DQN's CartPole-v1 preset, see benchmarks/README.md); the groups run on a local pool (or Ray).
+:func:`rlzero.experiment.run`, each member as its seed's run alone, bit for bit on one CPU thread); the
+groups run on a local pool (or Ray).
 SB3 agents cannot form groups: each of their seeds is a trial. Per
 agent and env it reports the seeds that solved (mean normalized return >= 0.99, or CartPole's return >=
 475), stayed solved (every later evaluation too) and ended solved, the final score's interquartile mean
