@@ -8,7 +8,8 @@ V regresses on G_t. Gradients are clipped per network; the learning rate decays 
 Two options turn it into PPO's update (Schulman et al. 2017) where one gradient step per rollout is
 too little and a larger one too much, as on CartPole-v1: ``update_epochs > 1`` takes several full-batch
 steps on each rollout, past the first with PPO's clipped surrogate, which stops pushing an action's
-probability once it has moved ``clip_range`` away from the one it was played with; and
+probability once it has moved ``clip_range`` away from the one it was played with (``anneal_clip``
+narrows that clip to 0 over the budget, as rl-zoo3's PPO schedules do); and
 ``gae_lambda < 1`` makes G_t a lambda-return, so A_t is GAE's advantage. Their defaults (1 and 1.0)
 are plain REINFORCE, bit for bit. ``target_kl > 0`` adds SB3's early stop: a member takes no more
 epochs on a rollout once its policy has moved that far (in approximate KL) from the one that played.
@@ -74,6 +75,9 @@ class ReinforceConfig:
     clip_range: float = 0.2
     """how far (as a ratio of probabilities) later epochs may move an action's probability from the
     one it was played with before its advantage stops pulling it (used when ``update_epochs > 1``)"""
+    anneal_clip: bool = False
+    """decay ``clip_range`` linearly to 0 over the ``learn`` call (rl-zoo3's ``lin_`` schedules), so a
+    policy that is good moves less and less from one rollout to the next"""
     target_kl: float = 0.0
     """stop a member's epochs on a rollout before the step that would start from a policy whose
     approximate KL from the one that played exceeds ``1.5 * target_kl`` (SB3's early stop); 0: never"""
@@ -272,6 +276,9 @@ class Reinforce(Agent):
         cfg = self.config
         if cfg.anneal_lr:
             self.optimizer.lr = linear_schedule(self.learning_rate, 0.0, self.progress)
+        clip_range = (
+            linear_schedule(self.clip_range, 0.0, self.progress) if cfg.anneal_clip else self.clip_range
+        )
         with torch.no_grad():
             next_values = self._value(rollout.final_obs.flatten(1, 2)).view_as(rollout.rewards)
         rewards, terminated, truncated, next_values = (
@@ -293,12 +300,12 @@ class Reinforce(Agent):
                 advantages = self._advantages(returns, values.detach())
                 played_log_probs = action_log_probs.detach()
             elif self.stops_early:
-                kl, _ = policy_shift(action_log_probs.detach(), played_log_probs, self.clip_range)
+                kl, _ = policy_shift(action_log_probs.detach(), played_log_probs, clip_range)
                 within = (self.target_kl == 0) | (kl <= 1.5 * self.target_kl)
                 active = within if active is None else active & within
                 if not active.any():  # one host sync per epoch, and the rest of the epochs saved
                     break
-            surrogate = clipped_surrogate(action_log_probs, played_log_probs, advantages, self.clip_range)
+            surrogate = clipped_surrogate(action_log_probs, played_log_probs, advantages, clip_range)
             policy_loss = -surrogate.mean(dim=1)
             value_loss = (values - returns).square().mean(dim=1)
 
@@ -317,6 +324,6 @@ class Reinforce(Agent):
             "losses/value_loss": value_loss.detach(),
         }
         if cfg.update_epochs > 1:  # how far the last epoch's policy had moved from the one that played
-            approx_kl, clipfrac = policy_shift(action_log_probs.detach(), played_log_probs, self.clip_range)
+            approx_kl, clipfrac = policy_shift(action_log_probs.detach(), played_log_probs, clip_range)
             scalars["losses/approx_kl"], scalars["losses/clipfrac"] = approx_kl, clipfrac
         return scalars

@@ -227,6 +227,17 @@ def test_several_epochs_report_how_far_the_policy_moved() -> None:
     assert float(kl) > 0 and 0 <= float(clipfrac) <= 1
 
 
+def test_anneal_clip_narrows_the_clip_to_zero_at_the_end_of_the_budget() -> None:
+    config = {"num_envs": 4, "rollout_steps": 32, "update_epochs": 8, "anneal_lr": False, "clip_range": 0.2}
+    clipfracs = {}
+    for anneal in (False, True):
+        agent = Reinforce("CartPole-v1", device="cpu", seed=0, anneal_clip=anneal, **config)
+        agent.learn(256)  # the budget is spent: progress 1
+        clipfracs[anneal] = float(agent._update(agent._collect())["losses/clipfrac"])
+    # At a clip of 0 every sample whose probability moved at all is past it; at 0.2 few are.
+    assert clipfracs[True] > 0.99 > 0.5 > clipfracs[False]
+
+
 def test_target_kl_stops_each_members_epochs_on_its_own() -> None:
     config = {"num_envs": 4, "rollout_steps": 32, "update_epochs": 8, "anneal_lr": False}
     # Member 0 never stops; member 1 stops before its second epoch, as any step moves its policy.
