@@ -3,8 +3,8 @@
 For each agent and env, the same sweep runs twice, side by side in this one script run: once as a single
 group trial (``Trial(seed=[s0, ..., s31])``, :mod:`rlzero.agents.base`) in this process on
 ``--group-threads`` torch threads, once as one single-seed trial per seed on the local pool
-(``--workers`` processes, one torch thread each). Both use the presets' hyperparameters, the same budget
-and the same evaluations (100 episodes every twentieth of the budget). It reports the whole sweep's
+(``--workers`` processes, one torch thread each). Both use the presets' hyperparameters (with ``--set``
+on top), the same budget and the same evaluations (100 episodes every twentieth of the budget). It reports the whole sweep's
 wall-clock on each side and their ratio, where the group's time went (training against evaluation),
 and whether each member's curve is the single run's, evaluation by evaluation (the per-member random
 streams make them bit-identical on CPU at equal thread counts), with the solved counts and the IQM of the
@@ -16,6 +16,7 @@ never asserts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from typing import Any
 
 import torch
 
+from rlzero.agents.registry import agent_class
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
@@ -33,6 +35,7 @@ from rlzero.cli import (
     fail,
     flatten_seeds,
     parse_budgets,
+    parse_hparams,
     seed_range,
 )
 from rlzero.experiment import Trial, run
@@ -61,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--budget", nargs="*", default=[], metavar="ENV=STEPS", help="env steps per run (default: preset)"
     )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="K=V",
+        dest="hparams",
+        help="hyperparameters on top of the preset, on both sides (checked against every agent's config)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes of the pool side (default 2)")
     parser.add_argument("--group-threads", type=int, default=2, help="torch threads of the group (default 2)")
     parser.add_argument("--out", default="benchmarks/results/groups", help="results folder")
@@ -69,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for env_id in args.envs:
             check_env_id(env_id)
         budgets = parse_budgets(args.budget, args.envs)
+        hparams = {
+            agent: parse_hparams(args.hparams, agent_class(agent).hparam_types()) for agent in args.agents
+        }
     except UsageError as exc:
         fail(parser, str(exc))
     seeds = flatten_seeds(args.seeds)
@@ -79,13 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for env_id in args.envs:
         for agent in args.agents:
             budget = budgets.get(env_id)
-            trial = Trial(agent, env_id, seed=seeds, total_timesteps=budget, device="cpu")
+            trial = Trial(
+                agent, env_id, seed=seeds, total_timesteps=budget, hparams=hparams[agent], device="cpu"
+            )
             torch.set_num_threads(args.group_threads)
             load = os.getloadavg()[0]
             began = time.perf_counter()
             group = run(trial)
             group_seconds = time.perf_counter() - began
-            singles = [Trial(agent, env_id, seed=s, total_timesteps=budget, device="cpu") for s in seeds]
+            singles = [dataclasses.replace(trial, seed=s) for s in seeds]
             began = time.perf_counter()
             records = run_trials(run, singles, backend="local", workers=args.workers, threads=1)
             pool_seconds = time.perf_counter() - began
@@ -95,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "agent": agent,
                 "env_id": env_id,
                 "seeds": len(seeds),
+                "hparams": hparams[agent],
                 "env_steps_per_member": group["members"][0]["env_steps"],
                 "load_average_before": load,
                 "group_seconds": round(group_seconds, 1),

@@ -1,0 +1,31 @@
+"""benchmarks/groups.py on a tiny budget: a group against the pool, with hyperparameters on top of the
+preset on both sides, and every member's curve its single run's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "groups.py"
+
+
+def test_group_and_pool_take_the_same_overrides_and_give_the_same_curves(tmp_path: Path) -> None:
+    command = [sys.executable, str(SCRIPT), "--agents", "reinforce", "--seeds", "0-1", "--out", str(tmp_path)]
+    options = ["--budget", "ZeroOut-v0=2048", "--set", "learning_rate=0.05", "--workers", "1"]
+    proc = subprocess.run(
+        [*command, *options, "--group-threads", "1"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (cell,) = json.loads((tmp_path / "groups.json").read_text())["cells"]
+    assert cell["hparams"] == {"learning_rate": 0.05}
+    assert cell["env_steps_per_member"] >= 2048 and cell["seeds"] == 2
+    assert cell["same_curves"] is True
+
+
+def test_an_unknown_hyperparameter_exits_2_with_one_line(tmp_path: Path) -> None:
+    command = [sys.executable, str(SCRIPT), "--agents", "dqn", "--set", "n_epochs=3", "--out", str(tmp_path)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "n_epochs" in proc.stderr and "Traceback" not in proc.stderr
