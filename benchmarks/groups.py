@@ -4,12 +4,12 @@ For each agent and env, the same sweep runs twice, side by side in this one scri
 group trial (``Trial(seed=[s0, ..., s31])``, :mod:`rlzero.agents.base`) in this process on
 ``--group-threads`` torch threads, once as one single-seed trial per seed on the local pool
 (``--workers`` processes, one torch thread each). Both use the presets' hyperparameters (with ``--set``
-on top), the same budget and the same evaluations (100 episodes every twentieth of the budget). It reports the whole sweep's
-wall-clock on each side and their ratio, where the group's time went (training against evaluation),
-and whether each member's curve is the single run's, evaluation by evaluation (the per-member random
-streams make them bit-identical on CPU at equal thread counts), with the solved counts and the IQM of the
-final score on both sides. It writes ``groups.json`` and ``groups.md`` to ``--out``; it measures and
-never asserts.
+on top), the same budget and the same evaluations (100 episodes every twentieth of the budget). It
+reports the whole sweep's wall-clock on each side and their ratio, where the group's time went
+(training against evaluation), and whether each member's curve is the single run's, evaluation by
+evaluation (the per-member random streams make them bit-identical on CPU at equal thread counts), with
+the solved counts and the IQM of the final score on both sides. It writes ``groups.json`` and
+``groups.md`` to ``--out``; it measures and never asserts.
 
     python benchmarks/groups.py --agents dqn reinforce --envs ZeroOut-v0 --seeds 0-31 --workers 2
 """
