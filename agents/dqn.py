@@ -82,6 +82,8 @@ class DQNConfig:
     """a LayerNorm after every hidden Linear layer"""
     net_arch: str = "mlp"
     """network architecture (see rlzero.agents.networks)"""
+    activation: str = "relu"
+    """nonlinearity of the hidden layers: relu or tanh"""
 
     def __post_init__(self) -> None:
         check_positive(
@@ -122,6 +124,7 @@ class DQN(Agent):
             cfg.hidden_sizes,
             cfg.layer_norm,
             self.init_seeds(0),
+            cfg.activation,
         )
         self.q_net.to(self.device)
         self.target_net = copy.deepcopy(self.q_net)

@@ -25,6 +25,9 @@ from torch import nn
 
 NETWORK_ARCHS = ("mlp", "slot")
 
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+"""The hidden layers' nonlinearity, by name: ReLU, or tanh (bounded, smooth; PPO's usual choice)."""
+
 
 MAX_ONEHOT_VALUES = 32
 """Integer Box entries with at most this many values are one-hot encoded, like SB3's MultiDiscrete."""
@@ -136,19 +139,21 @@ class GroupLayerNorm(nn.Module):
         return torch.addcmul(self.bias.unsqueeze(1), normalized, self.weight.unsqueeze(1))
 
 
-def mlp(members: int, sizes: Sequence[int], layer_norm: bool = False) -> nn.Sequential:
-    """Linear layers of the given widths with ReLU between and after them, each Linear followed by a
-    LayerNorm if ``layer_norm`` (which keeps a Q-network's features bounded as its targets move: the
-    stabiliser of PQN, Gallici et al. 2024)."""
+def mlp(
+    members: int, sizes: Sequence[int], layer_norm: bool = False, activation: str = "relu"
+) -> nn.Sequential:
+    """Linear layers of the given widths with the activation between and after them, each Linear
+    followed by a LayerNorm if ``layer_norm`` (which keeps a Q-network's features bounded as its targets
+    move: the stabiliser of PQN, Gallici et al. 2024)."""
     layers: list[nn.Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
         norm = [GroupLayerNorm(members, n_out)] if layer_norm else []
-        layers += [GroupLinear(members, n_in, n_out), *norm, nn.ReLU()]
+        layers += [GroupLinear(members, n_in, n_out), *norm, ACTIVATIONS[activation]()]
     return nn.Sequential(*layers)
 
 
 class MLPNetwork(nn.Module):
-    """Encoded observation -> hidden ReLU layers (``features``) -> linear ``head``."""
+    """Encoded observation -> hidden layers (``features``) -> linear ``head``."""
 
     def __init__(
         self,
@@ -157,10 +162,11 @@ class MLPNetwork(nn.Module):
         hidden_sizes: Sequence[int],
         layer_norm: bool = False,
         members: int = 1,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.encoder = ObservationEncoder(space)
-        self.features = mlp(members, [self.encoder.out_dim, *hidden_sizes], layer_norm)
+        self.features = mlp(members, [self.encoder.out_dim, *hidden_sizes], layer_norm, activation)
         self.head = GroupLinear(members, hidden_sizes[-1], n_outputs)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -178,6 +184,7 @@ def build_network(
     hidden_sizes: Sequence[int],
     layer_norm: bool = False,
     seeds: Sequence[int] | None = None,
+    activation: str = "relu",
 ) -> nn.Module:
     """The network an agent's hyperparameters ask for, sized for the given spaces, with one member per
     seed (one member, from torch's global generator, without ``seeds``).
@@ -187,12 +194,14 @@ def build_network(
     """
     if arch not in NETWORK_ARCHS:
         raise ValueError(f"unknown network arch {arch!r}; valid: {', '.join(NETWORK_ARCHS)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
     if not hidden_sizes:
         raise ValueError("hidden_sizes needs at least one layer width")
     network_class = SlotNetwork if arch == "slot" else MLPNetwork
 
     def make(members: int) -> nn.Module:
-        return network_class(observation_space, n_outputs, hidden_sizes, layer_norm, members)
+        return network_class(observation_space, n_outputs, hidden_sizes, layer_norm, members, activation)
 
     if seeds is None:
         return make(1)
@@ -245,6 +254,7 @@ class SlotNetwork(nn.Module):
         hidden_sizes: Sequence[int],
         layer_norm: bool = False,
         members: int = 1,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         low, high = np.asarray(space.low), np.asarray(space.high)
@@ -263,8 +273,8 @@ class SlotNetwork(nn.Module):
         self.register_buffer("values", torch.arange(int(low.min()), int(low.min()) + n_values).float())
         self.features = nn.ModuleDict(
             {
-                "slot": mlp(members, [n_values, *hidden_sizes], layer_norm),
-                "mix": mlp(members, [3 * width, width], layer_norm),
+                "slot": mlp(members, [n_values, *hidden_sizes], layer_norm, activation),
+                "mix": mlp(members, [3 * width, width], layer_norm, activation),
             }
         )
         self.head = GroupLinear(members, width, 1)

@@ -87,6 +87,8 @@ class ReinforceConfig:
     """widths of the hidden layers (policy and value network alike)"""
     net_arch: str = "mlp"
     """network architecture (see rlzero.agents.networks)"""
+    activation: str = "relu"
+    """nonlinearity of the hidden layers: relu or tanh"""
 
     def __post_init__(self) -> None:
         check_positive(
@@ -220,12 +222,11 @@ class Reinforce(Agent):
     def _setup(self) -> None:
         cfg = self.config
         space, n_actions = self.observation_space, self.n_actions
-        self.policy = build_network(
-            cfg.net_arch, space, n_actions, cfg.hidden_sizes, seeds=self.init_seeds(0)
-        )
+        shape = (cfg.net_arch, space, n_actions, cfg.hidden_sizes)
+        self.policy = build_network(*shape, seeds=self.init_seeds(0), activation=cfg.activation)
         # The value network has the policy's shape and V(s) is the sum of its outputs, so any
         # architecture that fits the policy fits it too (the slot network's V sums per-slot values).
-        self.value = build_network(cfg.net_arch, space, n_actions, cfg.hidden_sizes, seeds=self.init_seeds(1))
+        self.value = build_network(*shape, seeds=self.init_seeds(1), activation=cfg.activation)
         self.policy.to(self.device)
         self.value.to(self.device)
         params = [*self.policy.parameters(), *self.value.parameters()]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import rlzero.agents.checkpoint as checkpoint_module
-from rlzero.agents import DQN, CheckpointError, load_agent
+from rlzero.agents import DQN, CheckpointError, Reinforce, load_agent
 from rlzero.agents.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 
 TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 1000, "net_arch": "mlp"}
@@ -321,3 +321,15 @@ def test_save_replaces_an_existing_checkpoint(tmp_path):
     agent.save(path)
     assert load_checkpoint(path)["metadata"]["num_timesteps"] == agent.num_timesteps > 0
     assert sorted(os.listdir(tmp_path)) == ["model.pt"]
+
+
+def test_activation_round_trips_and_an_unknown_one_is_refused(tmp_path):
+    agent = Reinforce("CartPole-v1", seed=0, device="cpu", num_envs=4, activation="tanh").learn(256)
+    loaded = load_agent(agent.save(tmp_path / "tanh.pt"), device="cpu")
+    assert loaded.config.activation == "tanh"
+    assert any(isinstance(m, torch.nn.Tanh) for m in loaded.policy.modules())
+    obs = torch.as_tensor(np.random.default_rng(0).normal(size=(1, 32, 4)), dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.equal(agent.policy(obs), loaded.policy(obs))
+    with pytest.raises(ValueError, match="unknown activation 'sigmoid'; valid: relu, tanh"):
+        DQN("ZeroOut-v0", device="cpu", activation="sigmoid")
