@@ -8,16 +8,20 @@ on top), the same budget and the same evaluations (100 episodes every twentieth 
 reports the whole sweep's wall-clock on each side and their ratio, where the group's time went
 (training against evaluation), and whether each member's curve is the single run's, evaluation by
 evaluation (the per-member random streams make them bit-identical on CPU at equal thread counts), with
-the solved counts and the IQM of the final score on both sides. It writes ``groups.json`` and
-``groups.md`` to ``--out``; it measures and never asserts.
+the solved counts and the IQM of the final score on both sides. With ``--group-size N`` the group side
+is the seeds cut into groups of N, one trial each on the same pool (``--workers`` processes, one torch
+thread each), which is how a sweep uses several cores: a CPU group's cost per member stops falling
+beyond some 16 members (``group_scaling.py``), and separate processes scale better than torch's
+threads over small tensors. It writes ``groups.json`` and ``groups.md`` to ``--out``; it measures and
+never asserts.
 
     python benchmarks/groups.py --agents dqn reinforce --envs ZeroOut-v0 --seeds 0-31 --workers 2
+    python benchmarks/groups.py --agents dqn --envs CartPole-v1 --seeds 0-31 --group-size 16
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -31,6 +35,7 @@ from rlzero.agents.registry import agent_class
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
+    add_hparams_arg,
     check_env_id,
     fail,
     flatten_seeds,
@@ -39,21 +44,46 @@ from rlzero.cli import (
     seed_range,
 )
 from rlzero.experiment import Trial, run
-from rlzero.report import cell_summary, markdown_table, num, with_interval
-from rlzero.system import describe_machine, package_versions
+from rlzero.report import cell_summary, markdown_table, num, with_interval, write_results
+from rlzero.system import describe_machine
 from rlzero.trials import run_trials
 
 SCORES = ("env_steps", "mean_return", "mean_normalized_return", "success_rate", "mean_length")
 
 
-def same_curves(group: dict[str, Any], singles: Sequence[dict[str, Any] | None]) -> bool:
+def same_curves(members: Sequence[dict[str, Any]], singles: Sequence[dict[str, Any] | None]) -> bool:
     """Whether every member's evaluations equal its single run's, figure by figure."""
     return all(
         single is not None
         and [[row[k] for k in SCORES] for row in member["evaluations"]]
         == [[row[k] for k in SCORES] for row in single["evaluations"]]
-        for member, single in zip(group["members"], singles, strict=True)
+        for member, single in zip(members, singles, strict=True)
     )
+
+
+def groups_label(cell: dict[str, Any]) -> str:
+    """How the group side ran: ``1 x 32 (2 threads)`` in this process, or ``2 x 16 (pool)``."""
+    count = -(-cell["seeds"] // cell["group_size"])
+    where = "pool" if count > 1 else f"{cell['group_threads']} threads"
+    return f"{count} x {cell['group_size']} ({where})"
+
+
+def run_groups(trial: Trial, size: int, threads: int, workers: int) -> tuple[list[dict[str, Any]], float]:
+    """Train ``trial``'s seeds as one group in this process on ``threads`` torch threads (``size`` 0), or
+    as groups of ``size`` on the local pool; return every member's record, in seed order, and the
+    seconds spent evaluating (summed over the groups)."""
+    if not size:
+        torch.set_num_threads(threads)
+        group = run(trial)
+        return group["members"], group["timing"]["eval_seconds"]
+    seeds = trial.seeds
+    groups = [dataclasses.replace(trial, seed=seeds[i : i + size]) for i in range(0, len(seeds), size)]
+    records = run_trials(run, groups, backend="local", workers=workers, threads=1)
+    failed = [r["error"]["message"] for r in records if r.get("result") is None]
+    if failed:
+        raise RuntimeError(f"a group failed: {failed[0]}")
+    results = [r["result"] for r in records]
+    return [m for r in results for m in r["members"]], sum(r["timing"]["eval_seconds"] for r in results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,22 +94,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--budget", nargs="*", default=[], metavar="ENV=STEPS", help="env steps per run (default: preset)"
     )
-    parser.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="K=V",
-        dest="hparams",
-        help="hyperparameters on top of the preset, on both sides (checked against every agent's config)",
+    add_hparams_arg(
+        parser, "hyperparameters on top of the preset, on both sides (checked against every agent's config)"
     )
     parser.add_argument("--workers", type=int, default=2, help="processes of the pool side (default 2)")
     parser.add_argument("--group-threads", type=int, default=2, help="torch threads of the group (default 2)")
+    parser.add_argument(
+        "--group-size",
+        type=int,
+        default=0,
+        help="members per group, the groups on the pool (default 0: all seeds as one group in this process)",
+    )
     parser.add_argument("--out", default="benchmarks/results/groups", help="results folder")
     args = parser.parse_args(argv)
     try:
         for env_id in args.envs:
             check_env_id(env_id)
         budgets = parse_budgets(args.budget, args.envs)
+        if args.group_size < 0:
+            raise UsageError(f"--group-size must be >= 0, got {args.group_size}")
         hparams = {
             agent: parse_hparams(args.hparams, agent_class(agent).hparam_types()) for agent in args.agents
         }
@@ -96,39 +129,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             trial = Trial(
                 agent, env_id, seed=seeds, total_timesteps=budget, hparams=hparams[agent], device="cpu"
             )
-            torch.set_num_threads(args.group_threads)
             load = os.getloadavg()[0]
             began = time.perf_counter()
-            group = run(trial)
+            members, group_eval_seconds = run_groups(trial, args.group_size, args.group_threads, args.workers)
             group_seconds = time.perf_counter() - began
             singles = [dataclasses.replace(trial, seed=s) for s in seeds]
             began = time.perf_counter()
             records = run_trials(run, singles, backend="local", workers=args.workers, threads=1)
             pool_seconds = time.perf_counter() - began
             results = [r.get("result") for r in records]
-            timing = group["timing"]
             cell = {
                 "agent": agent,
                 "env_id": env_id,
                 "seeds": len(seeds),
                 "hparams": hparams[agent],
-                "env_steps_per_member": group["members"][0]["env_steps"],
+                "env_steps_per_member": members[0]["env_steps"],
                 "load_average_before": load,
                 "group_seconds": round(group_seconds, 1),
-                "group_eval_seconds": timing["eval_seconds"],
-                "group_threads": args.group_threads,
+                "group_eval_seconds": round(group_eval_seconds, 1),
+                "group_size": args.group_size or len(seeds),
+                "group_threads": 1 if args.group_size else args.group_threads,
                 "pool_seconds": round(pool_seconds, 1),
                 "pool_workers": args.workers,
                 "speedup": round(pool_seconds / group_seconds, 2),
                 "pool_eval_seconds": round(sum(r["timing"]["eval_seconds"] for r in results if r), 1),
-                "same_curves": same_curves(group, results),
-                "group": group["cells"]["seeds"],
+                "same_curves": same_curves(members, results),
+                "group": cell_summary(members),
                 "pool": cell_summary(results),
-                "replay_ratio": group["members"][0]["replay_ratio"],
+                "replay_ratio": members[0]["replay_ratio"],
             }
             cells.append(cell)
             print(
-                f"{env_id} {agent}: group {group_seconds:.1f} s (eval {timing['eval_seconds']:.1f} s), "
+                f"{env_id} {agent}: group {group_seconds:.1f} s (eval {group_eval_seconds:.1f} s), "
                 f"pool {pool_seconds:.1f} s: {cell['speedup']}x; same curves {cell['same_curves']}",
                 flush=True,
             )
@@ -138,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             c["env_id"],
             f"{c['env_steps_per_member']:,}",
             num(c["replay_ratio"], 2),
+            groups_label(c),
             f"{c['group_seconds']:.1f} ({c['group_eval_seconds']:.1f})",
             f"{c['pool_seconds']:.1f} ({c['pool_eval_seconds']:.1f})",
             f"**{c['speedup']:.2f}x**",
@@ -152,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "env",
         "env steps per seed",
         "replay ratio",
+        "groups",
         "group s (of which eval)",
         "pool s (eval, summed over trials)",
         "pool / group",
@@ -160,10 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "every curve identical",
     ]
     table = markdown_table(header, rows)
-    (out / "groups.md").write_text(table + "\n")
-    (out / "groups.json").write_text(
-        json.dumps({"machine": describe_machine(), "versions": package_versions(), "cells": cells}, indent=2)
-    )
+    write_results(out, "groups", table, cells)
     print(table)
     return 0
 

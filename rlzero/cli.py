@@ -83,6 +83,11 @@ def parse_env_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
     return {k: parse_literal(v) for k, v in split_pairs(pairs, "--env-kwargs").items()}
 
 
+def add_hparams_arg(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set K=V ...`` into ``args.hparams``, to be checked with :func:`parse_hparams`."""
+    parser.add_argument("--set", nargs="*", default=[], metavar="K=V", dest="hparams", help=help)
+
+
 def parse_hparams(pairs: Sequence[str], types: Mapping[str, Any]) -> dict[str, Any]:
     """``--set key=value`` checked against an agent's hyperparameter names and types."""
     out: dict[str, Any] = {}

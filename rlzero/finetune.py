@@ -40,6 +40,7 @@ from rlzero.agents.transfer import STRATEGIES
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
+    add_hparams_arg,
     check_checkpoint,
     check_env_id,
     fail,
@@ -90,9 +91,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto picks CUDA")
     parser.add_argument("--logdir", default="runs", help="parent folder of the run directory")
-    parser.add_argument(
-        "--set", nargs="*", default=[], metavar="K=V", dest="hparams", help="hyperparameter overrides"
-    )
+    add_hparams_arg(parser, "hyperparameter overrides")
     parser.add_argument("--eval-freq", type=positive_int, default=None, help="env steps between evals")
     parser.add_argument("--eval-episodes", type=positive_int, default=100, help="episodes per evaluation")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")

@@ -7,12 +7,15 @@ from records lives here, once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from rlzero.stats import aggregate, probability_of_improvement
+from rlzero.system import describe_machine, package_versions
 
 
 def cell_summary(records: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
@@ -85,3 +88,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: 
     lines = [f"| {' | '.join(header)} |", f"|{'|'.join(rule)}|"]
     lines += [f"| {' | '.join(str(cell) for cell in row)} |" for row in rows]
     return "\n".join(lines)
+
+
+def write_results(out: Path, name: str, table: str, cells: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``<name>.md`` (the table) and ``<name>.json`` (machine, versions, ``cells``) to ``out``."""
+    (out / f"{name}.md").write_text(table + "\n")
+    payload = {"machine": describe_machine(), "versions": package_versions(), "cells": list(cells)}
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2))

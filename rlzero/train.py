@@ -30,6 +30,7 @@ from rlzero.agents.registry import AGENTS, agent_class, is_sb3
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
+    add_hparams_arg,
     check_env_id,
     convert,
     fail,
@@ -102,13 +103,9 @@ def build_parser() -> ArgumentParser:
         "of --seeds, whose batched matrix products use them)",
     )
     parser.add_argument("--logdir", default="runs", help="parent folder of the run directory")
-    parser.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="K=V",
-        dest="hparams",
-        help="hyperparameter overrides on top of the preset, type-checked against the agent's config, "
+    add_hparams_arg(
+        parser,
+        "hyperparameter overrides on top of the preset, type-checked against the agent's config, "
         "e.g. learning_rate=5e-4",
     )
     parser.add_argument("--init-from", default=None, metavar="CKPT", help="start from saved weights")

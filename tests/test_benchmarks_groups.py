@@ -29,3 +29,14 @@ def test_an_unknown_hyperparameter_exits_2_with_one_line(tmp_path: Path) -> None
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "n_epochs" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_groups_of_a_given_size_on_the_pool_give_every_member_its_single_run(tmp_path: Path) -> None:
+    command = [sys.executable, str(SCRIPT), "--agents", "reinforce", "--seeds", "0-2", "--out", str(tmp_path)]
+    options = ["--budget", "ZeroOut-v0=2048", "--workers", "1", "--group-size", "2"]
+    proc = subprocess.run([*command, *options], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (cell,) = json.loads((tmp_path / "groups.json").read_text())["cells"]
+    assert (cell["group_size"], cell["group_threads"], cell["group"]["seeds"]) == (2, 1, 3)
+    assert cell["same_curves"] is True
+    assert "| 2 x 2 (pool) |" in (tmp_path / "groups.md").read_text()
