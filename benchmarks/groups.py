@@ -43,7 +43,7 @@ from rlzero.cli import (
     parse_hparams,
     seed_range,
 )
-from rlzero.experiment import Trial, run
+from rlzero.experiment import Trial, run, run_parts
 from rlzero.report import cell_summary, markdown_table, num, with_interval, write_results
 from rlzero.system import describe_machine
 from rlzero.trials import run_trials
@@ -65,7 +65,7 @@ def groups_label(cell: dict[str, Any]) -> str:
     """How the group side ran: ``1 x 32 (2 threads)`` in this process, or ``2 x 16 (pool)``."""
     count = -(-cell["seeds"] // cell["group_size"])
     where = "pool" if count > 1 else f"{cell['group_threads']} threads"
-    return f"{count} x {cell['group_size']} ({where})"
+    return f"{count} x {-(-cell['seeds'] // count)} ({where})"  # split_group's sizes: the largest
 
 
 def run_groups(trial: Trial, size: int, threads: int, workers: int) -> tuple[list[dict[str, Any]], float]:
@@ -75,15 +75,10 @@ def run_groups(trial: Trial, size: int, threads: int, workers: int) -> tuple[lis
     if not size:
         torch.set_num_threads(threads)
         group = run(trial)
-        return group["members"], group["timing"]["eval_seconds"]
-    seeds = trial.seeds
-    groups = [dataclasses.replace(trial, seed=seeds[i : i + size]) for i in range(0, len(seeds), size)]
-    records = run_trials(run, groups, backend="local", workers=workers, threads=1)
-    failed = [r["error"]["message"] for r in records if r.get("result") is None]
-    if failed:
-        raise RuntimeError(f"a group failed: {failed[0]}")
-    results = [r["result"] for r in records]
-    return [m for r in results for m in r["members"]], sum(r["timing"]["eval_seconds"] for r in results)
+    else:
+        parts = -(-len(trial.seeds) // size)
+        group = run_parts(trial, parts, backend="local", workers=workers, threads=1)
+    return group["members"], group["timing"]["eval_seconds"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

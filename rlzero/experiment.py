@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,6 +89,11 @@ class Trial:
     None writes nothing"""
     progress: bool = False
     """show a progress bar"""
+    command: str | None = None
+    """the command line that started the trial, for ``config.json``"""
+    group_part: bool = False
+    """a part of a larger group (see :func:`run_parts`): the members' directories go into ``run_dir``
+    as it is, and ``group.json`` and ``curves.png`` are left to the whole group"""
 
     def budget(self) -> int:
         return self.total_timesteps or preset_for(self.agent, self.env_id)[1].total_timesteps
@@ -176,7 +183,10 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
     agent, settings = built if built is not None else build(trial)
     group = isinstance(trial.seed, list)
     members = range(len(trial.seeds))
-    run_dir = claim_dir(trial.run_dir, take_empty=True) if trial.run_dir is not None else None
+    run_dir = None
+    if trial.run_dir is not None:
+        run_dir = Path(trial.run_dir) if trial.group_part else claim_dir(trial.run_dir, take_empty=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
     member_dirs: list[Path] = []
     if run_dir is not None:
         settings["run_dir"] = str(run_dir)  # the directory claimed, which may carry a suffix
@@ -243,18 +253,103 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
     if group:
         result = group_summary(records, trial, rule, timing)
         result["run_dir"] = str(run_dir) if run_dir is not None else None
-        if run_dir is not None:
-            write_json(run_dir / "group.json", result)
-            from rlzero.plots import plot_curves  # matplotlib: only where a plot is drawn
-
-            curves = {agent.name: [r["evaluations"] for r in records]}
-            title = f"{agent.name} on {trial.env_id}, {len(records)} members"
-            plot_curves(curves, run_dir / "curves.png", rule, title=title)
+        if run_dir is not None and not trial.group_part:
+            write_group(result, run_dir, rule)
     else:
         result = records[0]
     if interrupted:
         raise TrialInterrupted(result)
     return result
+
+
+def write_group(result: Mapping[str, Any], run_dir: Path, rule: Criterion) -> None:
+    """Write a group's ``group.json`` and ``curves.png`` (every member's curve, the IQM and its band)."""
+    from rlzero.plots import plot_curves  # matplotlib: only where a plot is drawn
+
+    write_json(run_dir / "group.json", dict(result))
+    records = result["members"]
+    curves = {result["agent"]: [r["evaluations"] for r in records]}
+    title = f"{result['agent']} on {result['env_id']}, {len(records)} members"
+    plot_curves(curves, run_dir / "curves.png", rule, title=title)
+
+
+def split_group(trial: Trial, parts: int) -> list[Trial]:
+    """A group trial as ``parts`` groups of consecutive members (their sizes differ by one at most),
+    each a :attr:`Trial.group_part` of the whole; the first one alone shows the progress bar."""
+    names = trial.member_names()
+    if len(set(names)) < len(names):
+        raise ValueError("a group split into parts needs distinct members: every seed once per overrides")
+    bounds = [round(i * len(names) / parts) for i in range(parts + 1)]
+    overrides = trial.member_overrides()
+    return [
+        dataclasses.replace(
+            trial,
+            seed=trial.seeds[start:stop],
+            members=overrides[start:stop] if trial.members is not None else None,
+            group_part=True,
+            progress=trial.progress and start == 0,
+        )
+        for start, stop in itertools.pairwise(bounds)
+        if stop > start
+    ]
+
+
+def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
+    """Run a group trial as ``parts`` smaller groups side by side through
+    :func:`rlzero.trials.run_trials` (``options``: its backend, workers, threads...), and return the
+    record of the whole group, as :func:`run` returns it.
+
+    Every member's run equals the one it has in the whole group (members are independent, see
+    :mod:`rlzero.agents.base`), and the members' directories, ``group.json`` and ``curves.png`` go
+    into one group directory. Where a CPU has several cores, groups of some 8-16 members, one per
+    core, train faster than one group on every core's threads (benchmarks/README.md).
+
+    Ctrl-C stops every part as it stops a single trial; the group record is then made of the summaries
+    the members saved, and :class:`TrialInterrupted` carries it.
+    """
+    from rlzero.trials import run_trials
+
+    began = time.perf_counter()
+    run_dir = claim_dir(trial.run_dir, take_empty=True) if trial.run_dir is not None else None
+    whole = dataclasses.replace(trial, run_dir=str(run_dir) if run_dir is not None else None)
+    pieces = split_group(whole, parts)
+    interrupted = False
+    try:
+        outcomes = run_trials(run, pieces, **options)
+        failed = [o["error"]["message"] for o in outcomes if not o["ok"]]
+        if failed:
+            raise RuntimeError(f"a part of the group failed: {failed[0]}")
+        records = [m for o in outcomes for m in o["result"]["members"]]
+        eval_seconds: float | None = sum(o["result"]["timing"]["eval_seconds"] for o in outcomes)
+    except KeyboardInterrupt:
+        if run_dir is None:
+            raise
+        interrupted = True
+        records = [saved_record(run_dir / name) for name in whole.member_names()]
+        eval_seconds = None
+    timing = {
+        "trial_seconds": round(time.perf_counter() - began, 3),
+        "parts": len(pieces),
+        "eval_seconds": eval_seconds,  # summed over the parts
+    }
+    rule = criterion(trial.env_id, trial.env_kwargs)
+    result = group_summary(records, whole, rule, timing)
+    result["run_dir"] = str(run_dir) if run_dir is not None else None
+    if run_dir is not None:
+        write_group(result, run_dir, rule)
+    if interrupted:
+        raise TrialInterrupted(result)
+    return result
+
+
+def saved_record(member_dir: Path) -> dict[str, Any]:
+    """A member's record as its run directory holds it (``summary.json`` and ``config.json``)."""
+    missing = [name for name in ("summary.json", "config.json") if not (member_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{member_dir} has no {' or '.join(missing)}: its part did not save it")
+    record = json.loads((member_dir / "summary.json").read_text())
+    record["settings"] = json.loads((member_dir / "config.json").read_text())
+    return record
 
 
 def member_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -22,10 +22,12 @@ Backends:
 Every trial first sets torch's CPU threads (``threads``, default 1), so trials running side by side do not
 fight over cores, and runs on CPU with the same results as when run alone (our agents are deterministic
 per seed on CPU with the thread count fixed). A trial that raises is recorded with its error and the
-sweep goes on; KeyboardInterrupt stops the sweep. Finished records are appended to ``results_path``
-(JSON lines) as they arrive, so an interrupted sweep loses none of them; ``resume=True`` reads that
-file and skips every spec whose key (:func:`spec_key`) has a successful record there (failed ones run
-again). Without ``resume`` the file is started afresh.
+sweep goes on. KeyboardInterrupt stops the sweep: the local pool's workers ignore the terminal's Ctrl-C,
+and the pool stops each running trial as Ctrl-C would stop it alone (an rlzero trial saves its checkpoint
+and summary, see :func:`rlzero.experiment.run`), then ends them after ``STOP_GRACE_SECONDS`` at most.
+Finished records are appended to ``results_path`` (JSON lines) as they arrive, so an interrupted sweep
+loses none of them; ``resume=True`` reads that file and skips every spec whose key (:func:`spec_key`) has
+a successful record there (failed ones run again). Without ``resume`` the file is started afresh.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
@@ -52,6 +55,8 @@ BACKENDS = ("local", "ray")
 INSTALL_RAY = 'Ray is not installed; the ray backend needs it: pip install "rlzero[distributed]"'
 DEFAULT_GPU_FRACTION = 0.25
 """GPU share a CUDA trial asks Ray for by default: our networks are small, four trials fit one GPU."""
+STOP_GRACE_SECONDS = 60.0
+"""How long an interrupted local pool waits for its running trials to wrap up before it ends them."""
 
 Record = dict[str, Any]
 TrialFn = Callable[[Any], Any]
@@ -100,15 +105,18 @@ def error_record(spec: Any, exc: BaseException, seconds: float = 0.0) -> Record:
 def run_one(fn: TrialFn, spec: Any, threads: int = 1) -> Record:
     """Run ``fn(spec)`` with ``threads`` torch threads (restored after); an exception becomes an error
     record."""
+    global _trial_running
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     began = time.perf_counter()
+    _trial_running = True
     try:
         record = {"key": spec_key(spec), "spec": spec_data(spec), "ok": True, "result": fn(spec)}
         record["seconds"] = round(time.perf_counter() - began, 3)
     except Exception as exc:  # reported in the record; the sweep goes on
         record = error_record(spec, exc, time.perf_counter() - began)
     finally:
+        _trial_running = False
         torch.set_num_threads(previous)
     record["host"] = f"{socket.gethostname()}:{os.getpid()}"
     return record
@@ -204,10 +212,10 @@ def _run_pool(
     """Local backend: a spawn process pool (no state forked from this process, CUDA-safe)."""
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
     )
+    futures = {pool.submit(run_one, fn, specs[i], threads): i for i in todo}
     try:
-        futures = {pool.submit(run_one, fn, specs[i], threads): i for i in todo}
         for future in concurrent.futures.as_completed(futures):
             i = futures[future]
             try:
@@ -216,18 +224,36 @@ def _run_pool(
                 record = error_record(specs[i], exc)
             finish(i, record)
     except BaseException:
-        # Interrupted: stop the running trials now rather than wait for them (Python < 3.14 has no
-        # public way to; ProcessPoolExecutor keeps its processes in _processes).
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
+        # Interrupted: stop the running trials as Ctrl-C stops one alone, let them wrap up, then end
+        # what is left (Python < 3.14 has no public way to reach the workers; ProcessPoolExecutor keeps
+        # them in _processes).
+        processes = list(getattr(pool, "_processes", {}).values())
+        for future in futures:
+            future.cancel()
+        for process in processes:
+            process.terminate()  # SIGTERM: see _stop_trial
+        concurrent.futures.wait(futures, timeout=STOP_GRACE_SECONDS)
+        for process in processes:
+            process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool worker initializer: exit when the sweep's process is gone (killed, not just interrupted),
-    instead of running on as an orphan."""
+_trial_running = False
+"""In a pool worker: whether :func:`run_one` is running a trial now."""
+
+
+def _init_worker(parent: int) -> None:
+    """Pool worker initializer: stop only when the pool says so, and exit when the sweep's process is
+    gone (killed, not just interrupted) instead of running on as an orphan.
+
+    The terminal's Ctrl-C reaches every process of its group, the workers too; they ignore it and take
+    the pool's SIGTERM as their Ctrl-C instead, once, so that no second signal cuts short a trial that
+    is saving what it has.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_trial)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -235,6 +261,13 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _stop_trial(signum: int, frame: Any) -> None:
+    """A pool worker's SIGTERM: a KeyboardInterrupt in the running trial (none between trials)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _trial_running:
+        raise KeyboardInterrupt
 
 
 def _run_ray(

@@ -311,17 +311,16 @@ def test_evaluate_bad_episodes_exits_2(smoke_run, capsys):
 
 
 # ---------------------------------------------------------------- Ctrl-C
-def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
+def interrupt_train(argv, tmp_path, events):
+    """Start ``python -m rlzero.train`` in a process group of its own, as a terminal starts it, press
+    Ctrl-C there once ``events`` TensorBoard files exist, and return (exit code, stdout, stderr)."""
     logdir = tmp_path / "runs"
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "rlzero.train",
-            "--agent",
-            "dqn",
-            "--total-timesteps",
-            "100_000_000",
+            *argv,
             "--eval-episodes",
             "10",
             "--no-progress",
@@ -332,31 +331,53 @@ def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        # as a terminal starts it: a shell's background job (`pytest &`) ignores SIGINT, and so would
-        # the child, which inherits that
+        start_new_session=True,
+        # a shell's background job (`pytest &`) ignores SIGINT, and so would the child, which inherits that
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 300
-        while not list(logdir.glob("*/events.out.tfevents.*")):
+        while len(list(logdir.glob("**/events.out.tfevents.*"))) < events:
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no events file after 300 s"
+            assert time.monotonic() < deadline, f"fewer than {events} events files after 300 s"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
         out, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-    assert proc.returncode == 130, err
     assert "Traceback" not in err
-    run_dir = single_run_dir(logdir)
+    return proc.returncode, out, err
+
+
+def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
+    code, out, err = interrupt_train(["--agent", "dqn", "--total-timesteps", "100_000_000"], tmp_path, 1)
+    assert code == 130, err
+    run_dir = single_run_dir(tmp_path / "runs")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"] is True
     assert summary["env_steps"] < 100_000_000
     assert "interrupted" in out
     agent = load_agent(run_dir / "model.pt", device="cpu")
     assert agent.num_timesteps == summary["env_steps"]
+
+
+def test_ctrl_c_with_workers_stops_every_part_and_leaves_a_complete_group(tmp_path):
+    """The pool's workers leave the stop to the pool, which stops each part as Ctrl-C stops a single run."""
+    argv = ["--agent", "dqn", "--seeds", "0-3", "--workers", "2", "--total-timesteps", "100_000_000"]
+    code, out, err = interrupt_train(argv, tmp_path, 4)
+    assert code == 130, err
+    logdir = tmp_path / "runs"
+    (group_dir,) = logdir.iterdir()
+    group = json.loads((group_dir / "group.json").read_text())
+    assert group["interrupted"] is True and [row["seed"] for row in group["table"]] == [0, 1, 2, 3]
+    for seed in range(4):
+        summary = json.loads((group_dir / f"seed{seed}" / "summary.json").read_text())
+        assert summary["interrupted"] is True and summary["env_steps"] < 100_000_000
+        agent = load_agent(group_dir / f"seed{seed}" / "model.pt", device="cpu")
+        assert agent.num_timesteps == summary["env_steps"]
+    assert "interrupted" in out
 
 
 def test_ctrl_c_while_the_writers_open_closes_them_and_leaves_a_complete_run(tmp_path, monkeypatch):

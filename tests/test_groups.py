@@ -19,7 +19,7 @@ from rlzero.agents import DQN, Reinforce, load_agent
 from rlzero.agents.base import Agent
 from rlzero.agents.networks import member_state_dict
 from rlzero.evaluation import evaluate
-from rlzero.experiment import Trial, run
+from rlzero.experiment import Trial, run, split_group
 
 # DQN's gradient-norm threshold lies below its gradients' norms, so each member's clip scales every step.
 SMALL: dict[str, dict[str, Any]] = {
@@ -194,9 +194,54 @@ def test_cli_seeds_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "learning_rate=0.03: solved" in out and "95% bootstrap CI" in out
 
 
+def test_split_group_gives_parts_of_consecutive_members_and_refuses_twins() -> None:
+    trial = Trial("dqn", seed=list(range(5)), members=[{"gamma": 0.9 + i / 100} for i in range(5)])
+    parts = split_group(trial, 3)
+    assert [p.seeds for p in parts] == [[0, 1], [2], [3, 4]]
+    assert [m for p in parts for m in p.member_overrides()] == trial.member_overrides()
+    assert all(p.group_part for p in parts)
+    assert [p.seeds for p in split_group(trial, 9)] == [[s] for s in range(5)]
+    with pytest.raises(ValueError, match="needs distinct members"):
+        split_group(Trial("dqn", seed=[1, 1]), 2)
+
+
+def test_cli_workers_split_the_group_and_change_no_member(tmp_path: Path) -> None:
+    def group_dir(workers: int) -> Path:
+        argv = ["--agent", "dqn", "--seeds", "0-2", "--sweep", "learning_rate=0.001,0.003"]
+        argv += ["--set", *(f"{k}={v}" for k, v in SMALL["dqn"].items())]
+        argv += ["--total-timesteps", "2048", "--eval-freq", "1024", "--eval-episodes", "5", "--no-progress"]
+        logdir = tmp_path / f"workers{workers}"
+        assert train.main([*argv, "--workers", str(workers), "--threads", "1", "--logdir", str(logdir)]) == 0
+        (run_dir,) = logdir.iterdir()
+        return run_dir
+
+    one, split = group_dir(1), group_dir(2)
+    groups = [json.loads((d / "group.json").read_text()) for d in (one, split)]
+    assert groups[1]["timing"]["parts"] == 2
+    assert [
+        {k: v for k, v in row.items() if k not in ("run_dir", "seconds_to_solved")}
+        for row in groups[0]["table"]
+    ] == [
+        {k: v for k, v in row.items() if k not in ("run_dir", "seconds_to_solved")}
+        for row in groups[1]["table"]
+    ]
+    names = sorted(d.name for d in one.iterdir() if d.is_dir())
+    assert names == sorted(d.name for d in split.iterdir() if d.is_dir()) and len(names) == 6
+    assert (split / "curves.png").stat().st_size > 0
+    for name in names:
+        scores = [
+            [row["mean_return"] for row in json.loads((d / name / "summary.json").read_text())["evaluations"]]
+            for d in (one, split)
+        ]
+        assert scores[0] == scores[1]
+        weights = [load_agent(d / name / "model.pt", device="cpu").q_net.state_dict() for d in (one, split)]
+        assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--agent", "dqn", "--workers", "2"], "--workers splits a group: give --seeds or --sweep"),
         (["--agent", "dqn", "--sweep", "num_envs=8,16"], "--sweep num_envs: only float hyperparameters"),
         (["--agent", "dqn", "--sweep", "nope=1,2"], "--sweep: unknown hyperparameter 'nope'"),
         (["--agent", "sb3-ppo", "--seeds", "0-3"], "sb3-ppo cannot: use --seed"),
