@@ -25,7 +25,7 @@ import functools
 import itertools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -280,18 +280,24 @@ def split_group(trial: Trial, parts: int) -> list[Trial]:
     if len(set(names)) < len(names):
         raise ValueError("a group split into parts needs distinct members: every seed once per overrides")
     bounds = [round(i * len(names) / parts) for i in range(parts + 1)]
-    overrides = trial.member_overrides()
     return [
         dataclasses.replace(
-            trial,
-            seed=trial.seeds[start:stop],
-            members=overrides[start:stop] if trial.members is not None else None,
-            group_part=True,
-            progress=trial.progress and start == 0,
+            select_members(trial, range(start, stop)), group_part=True, progress=trial.progress and start == 0
         )
         for start, stop in itertools.pairwise(bounds)
         if stop > start
     ]
+
+
+def select_members(trial: Trial, indices: Iterable[int]) -> Trial:
+    """The group trial of the given members of ``trial`` only."""
+    chosen = list(indices)
+    overrides = trial.member_overrides()
+    return dataclasses.replace(
+        trial,
+        seed=[trial.seeds[i] for i in chosen],
+        members=[overrides[i] for i in chosen] if trial.members is not None else None,
+    )
 
 
 def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
@@ -305,7 +311,8 @@ def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
     core, train faster than one group on every core's threads (benchmarks/README.md).
 
     Ctrl-C stops every part as it stops a single trial; the group record is then made of the summaries
-    the members saved, and :class:`TrialInterrupted` carries it.
+    the members saved, and :class:`TrialInterrupted` carries it (a bare KeyboardInterrupt where none
+    had started).
     """
     from rlzero.trials import run_trials
 
@@ -325,6 +332,12 @@ def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
         if run_dir is None:
             raise
         interrupted = True
+        names = whole.member_names()
+        whole = select_members(
+            whole, [i for i, n in enumerate(names) if (run_dir / n / "summary.json").is_file()]
+        )
+        if not whole.seeds:
+            raise
         records = [saved_record(run_dir / name) for name in whole.member_names()]
         eval_seconds = None
     timing = {

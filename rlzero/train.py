@@ -231,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             record = run(trial, built)
     except TrialInterrupted as stop:
         record = stop.record
+    except KeyboardInterrupt:  # a group's parts stopped before any member had started
+        report("interrupted before any member started: nothing saved")
+        return 130
     print_record(record)
     return 130 if record["interrupted"] else 0
 
