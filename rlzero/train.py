@@ -213,21 +213,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.workers > 1 and not grouped:
             raise UsageError("--workers splits a group: give --seeds or --sweep with it")
         trial = trial_from_args(args)
-        built = build(trial)
-        if args.workers > 1:
-            split_group(trial, args.workers)  # checks the members can be split
+        trial.command = " ".join(["python -m rlzero.train", *(argv if argv is not None else sys.argv[1:])])
+        # Building checks every flag; with --workers each part builds its own agent, so the first
+        # part's stands for them here.
+        built = build(split_group(trial, args.workers)[0] if args.workers > 1 else trial)
     except (UsageError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(parser, str(exc))
     seed_part = args.seed if not isinstance(trial.seed, list) else f"seeds{min(trial.seed)}-{max(trial.seed)}"
     trial.run_dir = str(make_run_dir(args.logdir, args.env, args.agent, seed_part))
-    trial.command = " ".join(["python -m rlzero.train", *(argv if argv is not None else sys.argv[1:])])
     report(f"run directory: {trial.run_dir}")
     try:
         if args.workers > 1:
-            del built  # each part builds its own agent
             record = run_parts(trial, args.workers, workers=args.workers, threads=threads)
         else:
-            built[1]["command"] = trial.command
             record = run(trial, built)
     except TrialInterrupted as stop:
         record = stop.record
