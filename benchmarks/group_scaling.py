@@ -8,11 +8,13 @@ size is measured ``--repeats`` times, the sizes interleaved round by round. It r
 member-env-steps per second, their range, and the median's ratio to the group of one (a single run).
 A group shares its per-step Python, launches and env calls among its members, so its cost per member
 falls as it grows, towards the arithmetic each member needs, which it pays in full: the plateau is the
-most a group can gain over separate single runs on the same cores. It writes ``group_scaling.json``
+most a group can gain over separate single runs on the same cores. ``--device cuda`` trains the
+groups on the GPU instead (the clock waits for its queued kernels). It writes ``group_scaling.json``
 and ``group_scaling.md`` to ``--out``; it measures and never asserts.
 
     python benchmarks/group_scaling.py --agents dqn reinforce --envs CartPole-v1
     python benchmarks/group_scaling.py --agents dqn --envs CartPole-v1 --set num_envs=8 batch_size=64
+    python benchmarks/group_scaling.py --device cuda --members 1 16 64 256 1024 --repeats 1
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import torch
 
+from rlzero.agents.device import DEVICE_CHOICES, resolve_device
 from rlzero.agents.presets import make_agent
 from rlzero.agents.registry import agent_class
 from rlzero.cli import ArgumentParser, UsageError, add_hparams_arg, check_env_id, fail, parse_hparams
@@ -35,14 +38,22 @@ from rlzero.system import describe_machine
 
 
 def throughput(
-    agent: str, env_id: str, hparams: dict[str, Any], members: int, warmup: int, steps: int
+    agent: str, env_id: str, hparams: dict[str, Any], members: int, warmup: int, steps: int, device: str
 ) -> float:
     """Member-env-steps per second of a timed learn that continues a warm-up one."""
-    model = make_agent(agent, env_id, hparams, seed=list(range(members)), device="cpu")
+    model = make_agent(agent, env_id, hparams, seed=list(range(members)), device=device)
     model.learn(warmup)
+    synchronize(model.device)
     start, began = model.num_timesteps, time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
+    synchronize(model.device)
     return members * (model.num_timesteps - start) / (time.perf_counter() - began)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels, so that the clock sees all of a learn's work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,22 +66,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10_000, help="timed env steps per member")
     parser.add_argument("--repeats", type=int, default=3, help="rounds over the sizes (default 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--device", default="cpu", choices=DEVICE_CHOICES, help="where the groups train")
     parser.add_argument("--out", default="benchmarks/results/group_scaling", help="results folder")
     args = parser.parse_args(argv)
     try:
         for env_id in args.envs:
             check_env_id(env_id)
+        device = str(resolve_device(args.device))
         if min(args.members) < 1 or min(args.steps, args.repeats) < 1 or args.warmup < 0:
             raise UsageError("--members, --steps and --repeats must be positive, --warmup non-negative")
         hparams = {
             agent: parse_hparams(args.hparams, agent_class(agent).hparam_types()) for agent in args.agents
         }
-    except UsageError as exc:
+    except (UsageError, ValueError) as exc:
         fail(parser, str(exc))
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {describe_machine()}; {args.threads} torch thread(s)", flush=True)
+    print(f"machine: {describe_machine()}; {args.threads} torch thread(s), {device}", flush=True)
     cells = []
     for env_id in args.envs:
         for agent in args.agents:
@@ -78,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rates: dict[int, list[float]] = {members: [] for members in args.members}
             for _ in range(args.repeats):
                 for members in args.members:
-                    rate = throughput(agent, env_id, hparams[agent], members, args.warmup, args.steps)
+                    rate = throughput(agent, env_id, hparams[agent], members, args.warmup, args.steps, device)
                     rates[members].append(rate)
                     print(f"{env_id} {agent} {members} members: {rate:,.0f} member-env-steps/s", flush=True)
             single = statistics.median(rates[1]) if 1 in rates else None
@@ -91,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "hparams": hparams[agent],
                         "members": members,
                         "threads": args.threads,
+                        "device": device,
                         "load_average_before": load,
                         "rates": [round(r) for r in measured],
                         "median": round(median),

@@ -12,11 +12,13 @@ the solved counts and the IQM of the final score on both sides. With ``--group-s
 is the seeds cut into groups of N, one trial each on the same pool (``--workers`` processes, one torch
 thread each), which is how a sweep uses several cores: a CPU group's cost per member stops falling
 beyond some 16 members (``group_scaling.py``), and separate processes scale better than torch's
-threads over small tensors. It writes ``groups.json`` and ``groups.md`` to ``--out``; it measures and
-never asserts.
+threads over small tensors. ``--device cuda`` trains the group side on the GPU against the same pool
+of single-seed trials on the CPU's cores (the CUDA row). It writes ``groups.json`` and ``groups.md``
+to ``--out``; it measures and never asserts.
 
     python benchmarks/groups.py --agents dqn reinforce --envs ZeroOut-v0 --seeds 0-31 --workers 2
     python benchmarks/groups.py --agents dqn --envs CartPole-v1 --seeds 0-31 --group-size 16
+    python benchmarks/groups.py --agents dqn reinforce --envs CartPole-v1 --device cuda --workers 16
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 
 import torch
 
+from rlzero.agents.device import DEVICE_CHOICES, resolve_device
 from rlzero.agents.registry import agent_class
 from rlzero.cli import (
     ArgumentParser,
@@ -62,9 +65,12 @@ def same_curves(members: Sequence[dict[str, Any]], singles: Sequence[dict[str, A
 
 
 def groups_label(cell: dict[str, Any]) -> str:
-    """How the group side ran: ``1 x 32 (2 threads)`` in this process, or ``2 x 16 (pool)``."""
+    """How the group side ran: ``1 x 32 (2 threads)`` or ``1 x 32 (cuda)`` in this process, or
+    ``2 x 16 (pool)``."""
     count = -(-cell["seeds"] // cell["group_size"])
     where = "pool" if count > 1 else f"{cell['group_threads']} threads"
+    if cell["group_device"] != "cpu":
+        where = f"{where}, {cell['group_device']}" if count > 1 else cell["group_device"]
     return f"{count} x {-(-cell['seeds'] // count)} ({where})"  # split_group's sizes: the largest
 
 
@@ -100,18 +106,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="members per group, the groups on the pool (default 0: all seeds as one group in this process)",
     )
+    parser.add_argument(
+        "--device", default="cpu", choices=DEVICE_CHOICES, help="the group side's device (the pool: CPU)"
+    )
     parser.add_argument("--out", default="benchmarks/results/groups", help="results folder")
     args = parser.parse_args(argv)
     try:
         for env_id in args.envs:
             check_env_id(env_id)
         budgets = parse_budgets(args.budget, args.envs)
+        device = str(resolve_device(args.device))
         if args.group_size < 0:
             raise UsageError(f"--group-size must be >= 0, got {args.group_size}")
         hparams = {
             agent: parse_hparams(args.hparams, agent_class(agent).hparam_types()) for agent in args.agents
         }
-    except UsageError as exc:
+    except (UsageError, ValueError) as exc:
         fail(parser, str(exc))
     seeds = flatten_seeds(args.seeds)
     out = Path(args.out)
@@ -122,13 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for agent in args.agents:
             budget = budgets.get(env_id)
             trial = Trial(
-                agent, env_id, seed=seeds, total_timesteps=budget, hparams=hparams[agent], device="cpu"
+                agent, env_id, seed=seeds, total_timesteps=budget, hparams=hparams[agent], device=device
             )
             load = os.getloadavg()[0]
             began = time.perf_counter()
             members, group_eval_seconds = run_groups(trial, args.group_size, args.group_threads, args.workers)
             group_seconds = time.perf_counter() - began
-            singles = [dataclasses.replace(trial, seed=s) for s in seeds]
+            singles = [dataclasses.replace(trial, seed=s, device="cpu") for s in seeds]
             began = time.perf_counter()
             records = run_trials(run, singles, backend="local", workers=args.workers, threads=1)
             pool_seconds = time.perf_counter() - began
@@ -144,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "group_eval_seconds": round(group_eval_seconds, 1),
                 "group_size": args.group_size or len(seeds),
                 "group_threads": 1 if args.group_size else args.group_threads,
+                "group_device": device,
                 "pool_seconds": round(pool_seconds, 1),
                 "pool_workers": args.workers,
                 "speedup": round(pool_seconds / group_seconds, 2),
