@@ -38,9 +38,10 @@ def test_a_group_of_no_members_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here: the GPU side would run")
-def test_device_cuda_without_cuda_exits_2_with_one_line(tmp_path: Path) -> None:
-    command = [sys.executable, str(SCRIPT), "--device", "cuda", "--out", str(tmp_path)]
+@pytest.mark.parametrize("script", [SCRIPT, SCRIPT.with_name("groups.py")], ids=["group_scaling", "groups"])
+def test_device_cuda_without_cuda_exits_2_with_one_line(tmp_path: Path, script: Path) -> None:
+    command = [sys.executable, str(script), "--device", "cuda", "--out", str(tmp_path)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "cuda" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "group_scaling.json").exists()
+    assert not list(tmp_path.iterdir())

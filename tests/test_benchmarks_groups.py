@@ -8,9 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import torch
-
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "groups.py"
 
 
@@ -45,12 +42,3 @@ def test_groups_of_a_given_size_on_the_pool_give_every_member_its_single_run(tmp
     assert (cell["group_size"], cell["group_threads"], cell["group"]["seeds"]) == (2, 1, 3)
     assert cell["same_curves"] is True
     assert "| 2 x 2 (pool) |" in (tmp_path / "groups.md").read_text()
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here: the GPU side would run")
-def test_device_cuda_without_cuda_exits_2_with_one_line(tmp_path: Path) -> None:
-    command = [sys.executable, str(SCRIPT), "--device", "cuda", "--out", str(tmp_path)]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 2
-    assert "cuda" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "groups.json").exists()
