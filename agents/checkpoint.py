@@ -7,12 +7,13 @@ JSON-like (agent, env id and kwargs, spaces, network, hyperparameters, steps, ve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,31 +26,46 @@ class CheckpointError(ValueError):
     """A file that is not a loadable rlzero checkpoint, or weights that do not fit a network."""
 
 
+@contextlib.contextmanager
+def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[str]:
+    """A temporary file's path beside ``path`` for the block to write; once it has, the file is synced
+    and renamed onto ``path``, so a crash or Ctrl-C leaves the old file or the new one, never half of
+    one. The file gets the permissions ``open`` would give it (``mkstemp`` makes them owner-only)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save_checkpoint(
     path: str | os.PathLike, metadata: dict[str, Any], state_dicts: dict[str, dict[str, torch.Tensor]]
 ) -> Path:
     """Write atomically: a crash or Ctrl-C leaves the old file or the new one, never half of one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         # A JSON round trip keeps metadata to plain types (a str subclass such as torch's
         # TorchVersion would otherwise be pickled as a class that weights_only loading refuses).
         "metadata": json.loads(json.dumps(metadata)),
         "state_dicts": {
-            name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in state_dicts.items()
+            # A copy, not the tensor: a group member's weights are views into the whole group's
+            # storage, which torch.save would write in full.
+            name: {k: v.detach().to("cpu", copy=True) for k, v in sd.items()}
+            for name, sd in state_dicts.items()
         },
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

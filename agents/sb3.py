@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import tempfile
 import time
 import typing
 import zipfile
@@ -38,7 +36,7 @@ from stable_baselines3.common.type_aliases import TrainFreq
 
 from rlzero.agents import registry
 from rlzero.agents.callbacks import Callback
-from rlzero.agents.checkpoint import CheckpointError
+from rlzero.agents.checkpoint import CheckpointError, atomic_path
 from rlzero.agents.device import resolve_device
 from rlzero.envs import normalized_return
 
@@ -210,17 +208,10 @@ class SB3Agent:
     def save(self, path: str | Path) -> Path:
         """SB3's zip plus ``rlzero.json``, written to a temp file and renamed into place."""
         path = Path(path).with_suffix(".zip")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".zip", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=".zip") as tmp:
             self.model.save(tmp)
             with zipfile.ZipFile(tmp, "a") as archive:
                 archive.writestr(METADATA_ENTRY, json.dumps(self.metadata()))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod

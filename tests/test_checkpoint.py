@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 import rlzero.agents.checkpoint as checkpoint_module
 from rlzero.agents import DQN, CheckpointError, Reinforce, load_agent
 from rlzero.agents.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from rlzero.runs import write_json
 
 TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 1000, "net_arch": "mlp"}
 
@@ -298,9 +300,7 @@ def test_crash_during_save_leaves_previous_checkpoint_intact(trained, tmp_path, 
 
     def crashing_save(obj, f, *args, **kwargs):
         real_save(obj, f, *args, **kwargs)
-        f.seek(0)
-        f.truncate(100)  # leave partial bytes behind, as a crash half-way through would
-        f.flush()
+        os.truncate(f, 100)  # leave partial bytes behind, as a crash half-way through would
         raise error
 
     monkeypatch.setattr(checkpoint_module.torch, "save", crashing_save)
@@ -321,6 +321,28 @@ def test_save_replaces_an_existing_checkpoint(tmp_path):
     agent.save(path)
     assert load_checkpoint(path)["metadata"]["num_timesteps"] == agent.num_timesteps > 0
     assert sorted(os.listdir(tmp_path)) == ["model.pt"]
+
+
+def test_files_get_the_permissions_open_would_give(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = DQN("ZeroOut-v0", seed=0, device="cpu", **TINY).save(tmp_path / "model.pt")
+        write_json(tmp_path / "summary.json", {"solved": True})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == 0o640
+
+
+def test_a_group_members_checkpoint_holds_its_own_weights_only(tmp_path):
+    group = DQN("ZeroOut-v0", seed=[0, 1, 2, 3], device="cpu", **TINY)
+    member = load_checkpoint(group.save(tmp_path / "member.pt", member=1))
+    single = load_checkpoint(DQN("ZeroOut-v0", seed=1, device="cpu", **TINY).save(tmp_path / "single.pt"))
+    for name, state_dict in member["state_dicts"].items():
+        assert_same_state_dicts(state_dict, single["state_dicts"][name])
+        for tensor in state_dict.values():  # not a view into the group's weights, saved whole
+            assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+    assert (tmp_path / "member.pt").stat().st_size < 1.05 * (tmp_path / "single.pt").stat().st_size
 
 
 def test_activation_round_trips_and_an_unknown_one_is_refused(tmp_path):
