@@ -106,6 +106,8 @@ def run_one(fn: TrialFn, spec: Any, threads: int = 1) -> Record:
     """Run ``fn(spec)`` with ``threads`` torch threads (restored after); an exception becomes an error
     record."""
     global _trial_running
+    if _stopping:  # a pool worker told to stop: a call the pool had queued ahead starts no trial
+        raise KeyboardInterrupt
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     began = time.perf_counter()
@@ -243,6 +245,9 @@ def _run_pool(
 _trial_running = False
 """In a pool worker: whether :func:`run_one` is running a trial now."""
 
+_stopping = False
+"""In a pool worker: whether the pool has said stop (no trial starts after that)."""
+
 
 def _init_worker(parent: int) -> None:
     """Pool worker initializer: stop only when the pool says so, and exit when the sweep's process is
@@ -264,8 +269,11 @@ def _init_worker(parent: int) -> None:
 
 
 def _stop_trial(signum: int, frame: Any) -> None:
-    """A pool worker's SIGTERM: a KeyboardInterrupt in the running trial (none between trials)."""
+    """A pool worker's SIGTERM: a KeyboardInterrupt in the running trial (none between trials), and no
+    trial after it."""
+    global _stopping
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _stopping = True
     if _trial_running:
         raise KeyboardInterrupt
 

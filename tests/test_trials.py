@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +175,54 @@ def test_runner_flags_ask_ray_for_a_gpu_share_only_for_cuda_trials() -> None:
     assert runner_options(parser.parse_args(["--gpus-per-trial", "0.5"]), "cuda:0")["gpus_per_trial"] == 0.5
     with pytest.raises(SystemExit):
         parser.parse_args(["--workers", "0"])
+
+
+NAPPING_SWEEP = """
+import sys, time
+from pathlib import Path
+from rlzero.trials import run_trials
+
+def nap(spec):
+    Path(spec["dir"], f"started-{spec['i']}").touch()
+    time.sleep(60)
+    return {}
+
+if __name__ == "__main__":
+    specs = [{"i": i, "dir": sys.argv[1]} for i in range(6)]
+    try:
+        run_trials(nap, specs, backend="local", workers=2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+"""
+
+
+def test_ctrl_c_on_the_pool_stops_the_running_trials_and_starts_no_other(tmp_path: Path) -> None:
+    """The pool queues a call ahead of its free workers; once Ctrl-C has come, a worker that takes it
+    must not start that trial (it would run deaf to the stop, and the sweep would wait for it)."""
+    script = tmp_path / "sweep.py"
+    script.write_text(textwrap.dedent(NAPPING_SWEEP))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("started-*"))) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the pool did not start two trials in 120 s"
+            time.sleep(0.05)
+        interrupted = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        stopped_after = time.monotonic() - interrupted
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert sorted(p.name for p in tmp_path.glob("started-*")) == ["started-0", "started-1"]
+    assert stopped_after < 30  # the naps take 60 s: the running ones were stopped, none other ran
