@@ -325,7 +325,8 @@ class Agent(ABC):
 
     def hparam(self, name: str) -> torch.Tensor:
         """A float hyperparameter of every member, as a ``(members,)`` tensor on the agent's device."""
-        return torch.tensor([getattr(c, name) for c in self.member_configs], device=self.device)
+        values = [getattr(c, name) for c in self.member_configs]
+        return torch.tensor(values, dtype=torch.float32, device=self.device)
 
     def members_view(self, x: torch.Tensor) -> torch.Tensor:
         """Rows of the group's env, ``(members * num_envs, ...)``, as ``(members, num_envs, ...)``."""
@@ -414,6 +415,10 @@ class Agent(ABC):
     def after_transfer(self) -> None:  # noqa: B027 (an optional hook, not an abstract one)
         """Called once pretrained weights are in place (see :mod:`rlzero.agents.transfer`)."""
 
+    def after_load(self, metadata: Mapping[str, Any]) -> None:  # noqa: B027 (optional, as above)
+        """Called by :meth:`from_checkpoint` once the weights are in: take back whatever else
+        :meth:`metadata` saved."""
+
     @classmethod
     def hparam_types(cls) -> dict[str, Any]:
         """``--set`` names and their annotated types, from the hyperparameter dataclass."""
@@ -457,6 +462,7 @@ class Agent(ABC):
         )
         agent.load_weights(payload["state_dicts"])
         agent.num_timesteps = int(meta["num_timesteps"])
+        agent.after_load(meta)
         return agent
 
 

@@ -106,6 +106,8 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, streams: Streams) -> Transitions:
         """``batch_size`` transitions per member, drawn uniformly (with replacement) from its own rows."""
+        if not self.size:
+            raise ValueError("cannot sample from an empty replay buffer")
         members, _, width = self.data.shape
         rows = (streams.integers(self.size, batch_size) + self.row_base).view(-1)
         sampled = self.data.view(-1, width).index_select(0, rows).view(members, batch_size, width)

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -151,6 +153,15 @@ class DQN(Agent):
         """Start the target network from the transferred online network."""
         self.target_net.load_state_dict(self.q_net.state_dict())
 
+    def metadata(self, member: int = 0) -> dict[str, Any]:
+        """The base's, plus the exploration rate reached, which ``predict(deterministic=False)`` uses."""
+        return {**super().metadata(member), "exploration_rate": float(self.exploration_rate[member])}
+
+    def after_load(self, metadata: Mapping[str, Any]) -> None:
+        """Explore as the saved agent did (checkpoints from before it was saved: the initial rate)."""
+        if "exploration_rate" in metadata:
+            self.exploration_rate = torch.full_like(self.exploration_rate, metadata["exploration_rate"])
+
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         greedy = self.q_net(obs).argmax(dim=2)
         if deterministic:
@@ -180,7 +191,7 @@ class DQN(Agent):
     def _update(self, experience: None) -> Scalars:
         """Learn from replayed transitions, once collection has filled ``learning_starts`` of them."""
         cfg = self.config
-        if self.num_timesteps < cfg.learning_starts:
+        if self.num_timesteps < cfg.learning_starts or not self.buffer.size:  # empty: n-step, or loaded
             return {}
         if cfg.anneal_lr:
             self.optimizer.lr = linear_schedule(self.learning_rate, 0.0, self.progress)

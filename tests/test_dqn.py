@@ -257,6 +257,35 @@ def test_polyak_target_moves_tau_of_the_way():
     assert all(torch.equal(target, online) for target, online in pairs)
 
 
+def test_an_integer_tau_is_a_float_hyperparameter():
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", tau=1, target_update_interval=1, **TINY).learn(128)
+    assert agent.n_updates > 0
+    pairs = zip(agent.target_net.parameters(), agent.q_net.parameters(), strict=True)
+    assert all(torch.equal(target, online) for target, online in pairs)
+
+
+def test_no_update_before_the_buffer_holds_a_transition():
+    """n-step transitions reach the buffer n - 1 iterations late: there is nothing to learn from before."""
+    config = {**TINY, "learning_starts": 0, "n_steps": 3}
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", **config).learn(2 * TINY["num_envs"])
+    assert (agent.buffer.size, agent.n_updates) == (0, 0)
+    agent.learn(TINY["num_envs"], reset_num_timesteps=False)
+    assert (agent.buffer.size, agent.n_updates) == (TINY["num_envs"], 1)
+    with pytest.raises(ValueError, match="empty replay buffer"):
+        ReplayBuffer(1, 10, 1, torch.device("cpu")).sample(4, Streams.from_seeds([0]))
+
+
+def test_a_loaded_agent_resumes_on_what_it_collects_and_explores_as_saved(tmp_path):
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", n_steps=2, **TINY).learn(512)
+    loaded = DQN.load(agent.save(tmp_path / "model.pt"), device="cpu")
+    assert torch.equal(loaded.exploration_rate, agent.exploration_rate)
+    assert float(loaded.exploration_rate[0]) == pytest.approx(agent.config.exploration_final_eps)
+    loaded.learn(TINY["num_envs"], reset_num_timesteps=False)  # past learning_starts, an empty buffer
+    assert (loaded.buffer.size, loaded.n_updates) == (0, 0)
+    loaded.learn(TINY["num_envs"], reset_num_timesteps=False)
+    assert (loaded.buffer.size, loaded.n_updates) == (TINY["num_envs"], 1)
+
+
 def test_layer_norm_and_annealed_learning_rate():
     agent = DQN("ZeroOut-v0", seed=0, device="cpu", layer_norm=True, anneal_lr=True, **TINY)
     assert sum(isinstance(m, GroupLayerNorm) for m in agent.q_net.modules()) == 2
