@@ -147,7 +147,8 @@ class EpisodeStats:
         return optimal.where(optimal != 0, torch.nan)  # an all-zero start has no normalized return
 
     def reset(self, info: Mapping[str, Any]) -> None:
-        """Every env starts a new episode."""
+        """Every env starts a new episode (and the episodes of before are no longer reported)."""
+        self.sums.zero_()
         self.returns.zero_()
         self.lengths.zero_()
         self.optimal = self._optimum(info)
@@ -291,6 +292,8 @@ class Agent(ABC):
         what the agent has learned and stored (weights, optimizer state, replay buffer) is kept, and the
         env is seeded with ``seed`` only at its very first reset.
         """
+        if log_interval < 1:
+            raise ValueError(f"log_interval must be >= 1 env step, got {log_interval}")
         if reset_num_timesteps:
             self.num_timesteps = self.gradient_samples = 0
         self._total_timesteps = self.num_timesteps + total_timesteps

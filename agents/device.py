@@ -20,3 +20,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but CUDA is not available here; valid: auto, cpu")
     return torch.device(device)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the kernels queued on ``device`` (a no-op on the CPU), so that a clock read next sees
+    all the work launched before it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

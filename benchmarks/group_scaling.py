@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from rlzero.agents.device import DEVICE_CHOICES, resolve_device
+from rlzero.agents.device import DEVICE_CHOICES, resolve_device, synchronize
 from rlzero.agents.presets import make_agent
 from rlzero.agents.registry import agent_class
 from rlzero.cli import ArgumentParser, UsageError, add_hparams_arg, check_env_id, fail, parse_hparams
@@ -48,12 +48,6 @@ def throughput(
     model.learn(steps, reset_num_timesteps=False)
     synchronize(model.device)
     return members * (model.num_timesteps - start) / (time.perf_counter() - began)
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued kernels, so that the clock sees all of a learn's work."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from rlzero.agents.callbacks import Callback
+from rlzero.agents.device import synchronize
 from rlzero.evaluation import evaluate_members
 
 
@@ -49,6 +50,8 @@ class EvalCallback(Callback):
         writers: Sequence[SummaryWriter] = (),
         eval_at_start: bool = False,
     ) -> None:
+        if eval_freq < 1 or n_episodes < 1:
+            raise ValueError(f"eval_freq and n_episodes must be >= 1, got {eval_freq} and {n_episodes}")
         self.env_id, self.eval_freq, self.n_episodes = env_id, eval_freq, n_episodes
         self.env_kwargs, self.writers, self.eval_at_start = env_kwargs, list(writers), eval_at_start
         self.histories: list[list[dict[str, Any]]] = []
@@ -81,6 +84,7 @@ class EvalCallback(Callback):
 
     @property
     def training_seconds(self) -> float:
+        synchronize(self.agent.device)  # training's queued GPU work is training time, not evaluation's
         return time.perf_counter() - self.start - self.eval_seconds
 
     def evaluate(self, env_steps: int) -> None:

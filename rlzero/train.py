@@ -224,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report(f"run directory: {trial.run_dir}")
     try:
         if args.workers > 1:
+            del built  # each part builds its own agents: the parent keeps none alive meanwhile
             record = run_parts(trial, args.workers, workers=args.workers, threads=threads)
         else:
             record = run(trial, built)

@@ -12,6 +12,7 @@ import rlzero  # noqa: F401
 from rlzero.agents import DQN, Reinforce
 from rlzero.agents.base import Agent, EpisodeStats
 from rlzero.agents.vec_env import make_vec_env
+from rlzero.callbacks import EvalCallback
 from rlzero.envs.streams import row_seeds
 
 DQN_TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 10_000}
@@ -153,3 +154,18 @@ def test_predict_answers_on_the_input_device(agent_class: type[Agent], agent_dev
     as_tensor, _ = agent.predict(torch.as_tensor(obs))  # a CPU tensor, whatever the agent's device
     assert isinstance(as_tensor, torch.Tensor) and as_tensor.device.type == "cpu"
     assert as_tensor.tolist() == as_numpy.tolist()
+
+
+def test_episode_stats_forget_the_episodes_before_a_reset() -> None:
+    stats = EpisodeStats(1, 2, torch.device("cpu"))
+    stats.reset({})
+    stats.step(torch.ones(2), torch.ones(2, dtype=torch.bool), torch.zeros(2, dtype=torch.bool), {})
+    stats.reset({})  # a new learn: the two episodes above belong to the one before
+    assert stats.pop() == [{}]
+
+
+def test_a_report_or_evaluation_interval_below_one_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="log_interval must be >= 1 env step, got 0"):
+        DQN("ZeroOut-v0", seed=0, device="cpu", **DQN_TINY).learn(64, log_interval=0)
+    with pytest.raises(ValueError, match="eval_freq and n_episodes must be >= 1, got 0 and 100"):
+        EvalCallback("ZeroOut-v0", eval_freq=0)
