@@ -98,8 +98,11 @@ class DQNConfig:
             "target_update_interval",
             "tau",
             "n_steps",
+            "max_grad_norm",
         )
-        check_unit_interval(self, "gamma", "exploration_fraction", "tau")
+        check_unit_interval(
+            self, "gamma", "exploration_fraction", "tau", "exploration_initial_eps", "exploration_final_eps"
+        )
         if self.buffer_size < self.num_envs:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be >= num_envs ({self.num_envs})")
 

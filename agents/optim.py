@@ -22,7 +22,7 @@ def per_member(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 class GroupAdam:
     """Adam (Kingma and Ba 2015; torch's update, without weight decay or amsgrad) with a learning rate
-    per member: ``lr`` is a ``(members,)`` tensor on the parameters' device, set in place to schedule it.
+    per member: ``lr`` is a ``(members,)`` tensor on the parameters' device; assign a new one to schedule it.
 
     Parameters without a gradient (frozen ones) are skipped. Each member counts its own steps, so a
     member may sit a step out (``step(active)``) without its bias corrections moving on.

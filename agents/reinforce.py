@@ -76,13 +76,13 @@ class ReinforceConfig:
     """how far (as a ratio of probabilities) later epochs may move an action's probability from the
     one it was played with before its advantage stops pulling it (used when ``update_epochs > 1``)"""
     anneal_clip: bool = False
-    """decay ``clip_range`` linearly to 0 over the ``learn`` call (rl-zoo3's ``lin_`` schedules), so a
+    """decay ``clip_range`` linearly to 0 over the training budget (rl-zoo3's ``lin_`` schedules), so a
     policy that is good moves less and less from one rollout to the next"""
     target_kl: float = 0.0
     """stop a member's epochs on a rollout before the step that would start from a policy whose
     approximate KL from the one that played exceeds ``1.5 * target_kl`` (SB3's early stop); 0: never"""
     anneal_lr: bool = True
-    """decay the learning rate linearly to 0 over the ``learn`` call"""
+    """decay the learning rate linearly to 0 over the training budget"""
     hidden_sizes: tuple[int, ...] = (32,)
     """widths of the hidden layers (policy and value network alike)"""
     net_arch: str = "mlp"

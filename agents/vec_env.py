@@ -26,6 +26,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from rlzero.envs import ZeroOutVectorEnv
 from rlzero.envs.streams import row_seeds
+from rlzero.registration import VECTOR_ENTRY_POINT
 
 CARTPOLE_VECTOR_ENTRY_POINT = "gymnasium.envs.classic_control.cartpole:CartPoleVectorEnv"
 
@@ -43,7 +44,7 @@ def make_vec_env(
         spec = gym.spec(env_id)
     except gym.error.Error as exc:
         raise ValueError(f"unknown env id {env_id!r}: {exc}") from None
-    if spec.vector_entry_point == "rlzero.envs.vector:ZeroOutVectorEnv":
+    if spec.vector_entry_point == VECTOR_ENTRY_POINT:
         # Our agents' actions are in range by construction (argmax, sampling): no check, no host sync.
         env = gym.make_vec(
             env_id,

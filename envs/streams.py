@@ -70,7 +70,7 @@ def row_seeds(seed: int, rows: int) -> list[int]:
 class Streams:
     """One random stream per row (``keys``: int64 32-bit keys, shape ``(rows,)``), each with its own counter.
 
-    ``bits(rows, n)`` gives ``n`` fresh 32-bit words to each selected row (all rows by default) and
+    ``bits(n, rows)`` gives ``n`` fresh 32-bit words to each selected row (all rows by default) and
     advances only those rows' counters; ``uniform`` and ``integers`` build on it.
     """
 

@@ -27,8 +27,7 @@ import numpy as np
 
 from rlzero.agents.vec_env import CARTPOLE_VECTOR_ENTRY_POINT
 from rlzero.envs import normalized_return
-
-ZEROOUT_VECTOR_ENTRY_POINT = "rlzero.envs.vector:ZeroOutVectorEnv"
+from rlzero.registration import VECTOR_ENTRY_POINT
 
 EVAL_SEED = 1_000_000
 """First evaluation seed: episode i starts from seed EVAL_SEED + i, never a training seed."""
@@ -136,7 +135,7 @@ def start_episodes(
     """
     kwargs = dict(env_kwargs or {})
     rows = members * len(seeds)
-    if gym.spec(env_id).vector_entry_point == ZEROOUT_VECTOR_ENTRY_POINT:
+    if gym.spec(env_id).vector_entry_point == VECTOR_ENTRY_POINT:
         single = gym.make(env_id, **kwargs)
         try:
             starts = [single.reset(seed=s) for s in seeds]

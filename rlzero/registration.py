@@ -13,6 +13,9 @@ ENV_KWARGS: dict[str, dict[str, object]] = {
 }
 """Every registered id and the constructor arguments it stands for."""
 
+VECTOR_ENTRY_POINT = "rlzero.envs.vector:ZeroOutVectorEnv"
+"""The ZeroOut ids' batched implementation, which ``gym.make_vec`` builds for them."""
+
 
 def register_envs() -> None:
     """Register every ZeroOut id (idempotent: ids already registered are left alone)."""
@@ -22,6 +25,6 @@ def register_envs() -> None:
         gym.register(
             id=env_id,
             entry_point="rlzero.envs.zero_out:ZeroOutEnv",
-            vector_entry_point="rlzero.envs.vector:ZeroOutVectorEnv",
+            vector_entry_point=VECTOR_ENTRY_POINT,
             kwargs=dict(kwargs),
         )

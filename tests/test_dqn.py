@@ -358,6 +358,9 @@ def test_unknown_hyperparameter_lists_valid_ones():
         ({"tau": 0.0}, "tau"),
         ({"tau": 1.5}, "tau"),
         ({"n_steps": 0}, "n_steps"),
+        ({"max_grad_norm": 0.0}, "max_grad_norm"),
+        ({"exploration_initial_eps": 1.5}, "exploration_initial_eps"),
+        ({"exploration_final_eps": -0.01}, "exploration_final_eps"),
     ],
 )
 def test_bad_hyperparameter_values_are_value_errors(hparams, name):
