@@ -196,8 +196,8 @@ def build_network(
         raise ValueError(f"unknown network arch {arch!r}; valid: {', '.join(NETWORK_ARCHS)}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
-    if not hidden_sizes:
-        raise ValueError("hidden_sizes needs at least one layer width")
+    if not hidden_sizes or min(hidden_sizes) < 1:
+        raise ValueError(f"hidden_sizes needs one or more layer widths, each >= 1, got {tuple(hidden_sizes)}")
     network_class = SlotNetwork if arch == "slot" else MLPNetwork
 
     def make(members: int) -> nn.Module:

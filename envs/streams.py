@@ -113,7 +113,10 @@ class Streams:
 
     def integers(self, high: int, n: int, rows: torch.Tensor | None = None) -> torch.Tensor:
         """``(rows, n)`` int64 uniform in ``0..high-1``, by multiply-shift: each value from 16 random bits
-        (half a word) where ``high <= 256``, its bias below ``high / 2**16``; else from a whole word."""
+        (half a word) where ``high <= 256``, its bias below ``high / 2**16``; else from a whole word
+        (``high`` at most ``2**31``, where the product still fits in int64)."""
+        if not 1 <= high <= 2**31:
+            raise ValueError(f"integers: high must lie in [1, 2**31], got {high}")
         if high > 256:
             return (self.bits(n, rows) * high) >> 32
         words = self.bits((n + 1) // 2, rows)

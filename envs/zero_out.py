@@ -25,11 +25,17 @@ def normalized_return(episode_return: Any, optimal_return: Any) -> Any:
     return 1 - (optimal_return - episode_return) / abs(optimal_return)
 
 
+MAX_VALUE_LIMIT = 2**31 - 1
+"""The largest ``max_value``: entries are drawn from 32-bit random words."""
+
+
 def validate_args(size: int, max_value: int, rule: str, max_steps: int | None) -> int:
     """Check constructor arguments shared by the single and the batched env; return the step limit."""
     for name, value in (("size", size), ("max_value", max_value)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if max_value > MAX_VALUE_LIMIT:  # the batched env draws entries from 32-bit words
+        raise ValueError(f"max_value must lie in [1, {MAX_VALUE_LIMIT}], got {max_value!r}")
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; valid rules: {', '.join(RULES)}")
     if max_steps is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import sys
 import typing
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import Any, NoReturn
 import gymnasium as gym
 
 from rlzero.agents.checkpoint import load_checkpoint
+from rlzero.runs import make_run_dir
 
 
 class UsageError(Exception):
@@ -29,6 +31,15 @@ class ArgumentParser(argparse.ArgumentParser):
 def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
     """Exit 2 with ``message`` on one line."""
     parser.error(" ".join(str(message).split()))
+
+
+def claim_run_dir(parser: argparse.ArgumentParser, logdir: str | Path, *name_parts: object) -> Path:
+    """A new run directory under ``logdir`` (:func:`rlzero.runs.make_run_dir`); exit 2 with one line
+    where ``logdir`` cannot hold one (a file, no permission)."""
+    try:
+        return make_run_dir(logdir, *name_parts)
+    except OSError as exc:
+        fail(parser, f"--logdir {logdir}: cannot create a run directory there ({exc.strerror or exc})")
 
 
 def positive_int(text: str) -> int:
@@ -99,7 +110,8 @@ def parse_hparams(pairs: Sequence[str], types: Mapping[str, Any]) -> dict[str, A
 
 
 def convert(text: str, hint: Any, where: str) -> Any:
-    """Convert ``text`` to the annotated type (int, float, bool, str, tuple of ints)."""
+    """Convert ``text`` to the annotated type (int, float, bool, str, tuple of ints); a float must be
+    finite."""
     origin = typing.get_origin(hint)
     try:
         if hint is bool:
@@ -110,7 +122,10 @@ def convert(text: str, hint: Any, where: str) -> Any:
         if hint is int:
             return int(text.replace("_", ""))
         if hint is float:
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
         if origin is tuple:
             items = text.strip("()[] ").split(",")
             return tuple(int(x) for x in items if x.strip())

@@ -25,6 +25,7 @@ the evaluations: the area under the curve divided by the budget) and ``final``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -43,15 +44,16 @@ from rlzero.cli import (
     add_hparams_arg,
     check_checkpoint,
     check_env_id,
+    claim_run_dir,
     fail,
     parse_hparams,
     positive_int,
     report,
 )
-from rlzero.experiment import Trial, member_records, run
+from rlzero.experiment import Trial, build, member_records, run
 from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
-from rlzero.runs import make_run_dir, write_json
+from rlzero.runs import write_json
 from rlzero.stats import aggregate
 from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
 from rlzero.video import record_video
@@ -124,6 +126,22 @@ def transfer_summary(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def starting_point(
+    args: argparse.Namespace, hparams: dict[str, Any], pretrained: str | None, seed: int, device: str
+) -> Trial:
+    """The trial whose built agent is where a fine-tuned arm starts: a target agent with the pretrained
+    weights moved in by the strategy (or none yet, before pretraining)."""
+    return Trial(
+        agent=args.agent,
+        env_id=args.target,
+        seed=seed,
+        hparams=hparams,
+        device=device,
+        init_from=pretrained,
+        strategy=args.strategy if pretrained else None,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -134,13 +152,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if is_sb3(args.agent) and args.strategy != "full":
             raise UsageError(f"--strategy: {args.agent} moves every weight; only 'full' applies to it")
         hparams = parse_hparams(args.hparams, agent_class(args.agent).hparam_types())
+        target_hparams = {**hparams, **({"learning_rate": args.lr} if args.lr is not None else {})}
         if args.pretrained:
             check_checkpoint(args.pretrained)  # fail now, with one line, on a bad file
         options = runner_options(args, args.device, threads=args.threads)
-    except (UsageError, ValueError, FileNotFoundError, BackendUnavailable) as exc:
+        # Build the agent the first seed's fine-tuned arm starts from (from scratch until pretraining
+        # has made the weights): every flag is checked, and a checkpoint that does not fit the target
+        # is refused, before any run directory or training.
+        build(starting_point(args, target_hparams, args.pretrained, args.seeds[0], "cpu"))
+    except (UsageError, ValueError, TypeError, FileNotFoundError, BackendUnavailable) as exc:
         fail(parser, str(exc))
-    run_dir = make_run_dir(args.logdir, args.target, f"finetune-{args.agent}-{args.strategy}", args.source)
-    run_dir = run_dir.resolve()  # trials may run in other processes, or on other nodes of a cluster
+    name = f"finetune-{args.agent}-{args.strategy}"
+    # Resolved: trials may run in other processes, or on other nodes of a cluster.
+    run_dir = claim_run_dir(parser, args.logdir, args.target, name, args.source).resolve()
     report(f"run directory: {run_dir}")
     in_process = options["backend"] == "local" and (options["workers"] or os.cpu_count()) == 1
     progress = not args.no_progress and sys.stderr.isatty()
@@ -166,7 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             pretrained = run(source)["checkpoint"]
         pretrained = str(Path(pretrained).resolve())
-        target_hparams = {**hparams, **({"learning_rate": args.lr} if args.lr is not None else {})}
         seeds = list(dict.fromkeys(args.seeds))
         grouped = not is_sb3(args.agent)  # our agents: one group of every seed per arm
         arms: list[tuple[list[int], str, Trial]] = []
@@ -231,14 +254,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if not per_seed:
         fail(parser, f"every seed failed; first error: {failed[0]['error']['message']}")
-    first = results[per_seed[0]["seed"]]["finetuned"]["settings"]
-    # One episode on the target before and after fine-tuning (the first seed's arm), to watch.
+    first_seed = per_seed[0]["seed"]
+    first = results[first_seed]["finetuned"]["settings"]
+    # One episode on the target before and after fine-tuning (the first seed's arm), to watch: before
+    # is the agent the arm starts from (the pretrained weights moved into a target agent, which is
+    # what a target of another size needs), after is its checkpoint.
+    before, _ = build(starting_point(args, target_hparams, pretrained, first_seed, "cpu"))
+    after = load_agent(results[first_seed]["finetuned"]["checkpoint"], "cpu")
     videos = {
-        moment: str(record_video(load_agent(checkpoint, "cpu"), args.target, run_dir / f"{moment}.gif"))
-        for moment, checkpoint in (
-            ("before", pretrained),
-            ("after", results[per_seed[0]["seed"]]["finetuned"]["checkpoint"]),
-        )
+        moment: str(record_video(agent, args.target, run_dir / f"{moment}.gif"))
+        for moment, agent in (("before", before), ("after", after))
     }
     summary = {
         "agent": args.agent,

@@ -34,6 +34,7 @@ from rlzero.cli import (
     UsageError,
     add_hparams_arg,
     check_env_id,
+    claim_run_dir,
     convert,
     fail,
     flatten_seeds,
@@ -45,7 +46,6 @@ from rlzero.cli import (
     split_pairs,
 )
 from rlzero.experiment import Trial, TrialInterrupted, build, run, run_parts, split_group
-from rlzero.runs import make_run_dir
 
 
 def build_parser() -> ArgumentParser:
@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(parser, str(exc))
     seed_part = args.seed if not isinstance(trial.seed, list) else f"seeds{min(trial.seed)}-{max(trial.seed)}"
-    trial.run_dir = str(make_run_dir(args.logdir, args.env, args.agent, seed_part))
+    trial.run_dir = str(claim_run_dir(parser, args.logdir, args.env, args.agent, seed_part))
     report(f"run directory: {trial.run_dir}")
     try:
         if args.workers > 1:

@@ -134,9 +134,15 @@ BAD_INPUT = {
     "--set wrong type": (["--agent", "dqn", "--set", "learning_rate=abc"], ["learning_rate", "abc", "float"]),
     "--set bad int": (["--agent", "dqn", "--set", "batch_size=1.5"], ["batch_size", "int"]),
     "--set bad value": (["--agent", "dqn", "--set", "gamma=2"], ["gamma"]),
+    "--set non-finite": (["--agent", "dqn", "--set", "learning_rate=inf"], ["learning_rate", "inf"]),
+    "--set zero width": (["--agent", "dqn", "--set", "hidden_sizes=64,0"], ["hidden_sizes", "(64, 0)"]),
     "--env-kwargs without =": (["--agent", "dqn", "--env-kwargs", "size"], ["--env-kwargs", "key=value"]),
     "--env-kwargs bad value": (["--agent", "dqn", "--env-kwargs", "size=0"], ["size"]),
     "--env-kwargs bad rule": (["--agent", "dqn", "--env-kwargs", "rule=nope"], ["nope", "zero"]),
+    "--env-kwargs huge max_value": (
+        ["--agent", "dqn", "--env-kwargs", "max_value=3000000000"],
+        ["max_value", "2147483647", "3000000000"],
+    ),
     "--total-timesteps 0": (["--agent", "dqn", "--total-timesteps", "0"], ["--total-timesteps", "0"]),
     "--total-timesteps -5": (["--agent", "dqn", "--total-timesteps", "-5"], ["--total-timesteps", "-5"]),
     "--total-timesteps abc": (["--agent", "dqn", "--total-timesteps", "abc"], ["--total-timesteps"]),
@@ -153,6 +159,14 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path):
     assert_one_line_usage_error(code, err, *needles)
     assert out == ""
     assert list(tmp_path.iterdir()) == []  # no run directory for a run that never started
+
+
+def test_a_logdir_that_cannot_hold_a_run_exits_2_with_one_line(tmp_path):
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    code, out, err = run_train(["--agent", "dqn", "--logdir", not_a_folder, "--no-progress"])
+    assert_one_line_usage_error(code, err, "--logdir", str(not_a_folder), "Not a directory")
+    assert out == ""
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")

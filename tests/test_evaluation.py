@@ -111,6 +111,12 @@ def test_anything_else_is_a_type_error(policy):
         as_action_fn(policy)
 
 
+@pytest.mark.parametrize("bad", [10, -1])
+def test_a_policy_s_invalid_action_is_a_value_error_naming_it_and_the_range(bad):
+    with pytest.raises(ValueError, match=rf"invalid actions \[{bad}, {bad}\].*values in \[0, 9\]"):
+        evaluate(lambda obs: np.full(len(obs), bad), "ZeroOut-v0", 2)
+
+
 def test_envs_without_an_optimum_report_no_normalized_return():
     result = evaluate(lambda obs: np.zeros(len(obs), dtype=np.int64), "CartPole-v1", n_episodes=10)
     assert result.mean_normalized_return is None

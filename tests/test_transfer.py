@@ -366,6 +366,38 @@ def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[st
         assert (run_dir / f"{moment}.gif").read_bytes()[:6] == b"GIF89a"
 
 
+def test_finetune_cli_to_a_larger_board_writes_the_report_and_both_videos(tmp_path: Path) -> None:
+    """The size-agnostic transfer: the before video is played by the target agent the fine-tuned arm
+    starts from (the pretrained agent itself cannot act on the larger board)."""
+    budgets = ["--pretrain-timesteps", "1024", "--total-timesteps", "1024", "--eval-episodes", "5"]
+    argv = ["--agent", "reinforce", "--target", "ZeroOutLarge-v0", "--seeds", "0", "--workers", "1", *budgets]
+    assert finetune.main([*argv, "--no-progress", "--logdir", str(tmp_path)]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    report = json.loads((run_dir / "transfer_report.json").read_text())
+    assert report["target"] == "ZeroOutLarge-v0"
+    for moment in ("before", "after"):
+        assert (run_dir / f"{moment}.gif").read_bytes()[:6] == b"GIF89a"
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--lr", "-1"], "learning_rate"),
+        (["--seeds", "-1"], "-1"),
+        (["--set", "hidden_sizes=8,0"], "hidden_sizes"),
+    ],
+)
+def test_finetune_cli_bad_flags_exit_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        finetune.main(["--agent", "dqn", *flags, "--logdir", str(tmp_path / "runs")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and named in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_finetune_cli_missing_pretrained_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere" / "missing.pt"
     argv = ["--agent", "dqn", "--pretrained", str(missing), "--logdir", str(tmp_path / "runs")]
