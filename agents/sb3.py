@@ -110,6 +110,11 @@ class _Bridge(BaseCallback):
         self.rl_callback.on_training_end()
 
 
+POSITIVE_COUNTS = ("n_steps", "batch_size", "n_epochs", "train_freq", "buffer_size", "target_update_interval")
+"""SB3 hyperparameters that are counts of at least 1: SB3 checks some only once learning starts (a
+traceback mid-run), others never."""
+
+
 class SB3Agent:
     """An SB3 algorithm with rlzero's agent API (``learn``, ``predict``, ``save``, ``load``)."""
 
@@ -131,8 +136,9 @@ class SB3Agent:
         self.device = resolve_device(device)
         self.hparams = dict(hparams)
         self.num_envs = int(self.hparams.pop("num_envs", self.default_num_envs))
-        if self.num_envs < 1:
-            raise ValueError(f"num_envs must be > 0, got {self.num_envs}")
+        for name, value in {"num_envs": self.num_envs, **self.hparams}.items():
+            if (name == "num_envs" or name in POSITIVE_COUNTS) and isinstance(value, int) and value < 1:
+                raise ValueError(f"{self.name}: {name} must be >= 1, got {value}")
         self.env = make_vec_env(
             env_id,
             n_envs=self.num_envs,
@@ -144,7 +150,7 @@ class SB3Agent:
             self.model = self.algo_class(
                 "MlpPolicy", self.env, seed=self.seed, device=self.device, verbose=0, **self.hparams
             )
-        except TypeError as exc:
+        except (TypeError, AssertionError) as exc:  # an unknown keyword; a value SB3 asserts against
             raise ValueError(f"{self.name}: {exc}") from None
 
     @classmethod

@@ -38,7 +38,9 @@ class EvalCallback(Callback):
 
     ``histories[m]`` holds one row per evaluation of member ``m``: env steps, training seconds
     (evaluation time left out, so agents are compared on what training costs), and the figures of
-    :func:`rlzero.evaluate`; ``history`` is the first member's.
+    :func:`rlzero.evaluate`; ``history`` is the first member's. Each ``learn`` call it is passed to
+    starts a new curve. Past the budget (SB3's algorithms finish their last rollout) it evaluates only
+    once, at the end.
     """
 
     def __init__(
@@ -63,14 +65,15 @@ class EvalCallback(Callback):
 
     def on_training_start(self, agent: Any, total_timesteps: int) -> None:
         self.agent = agent
-        self.start = time.perf_counter()
+        self.start, self.eval_seconds, self.histories = time.perf_counter(), 0.0, []
         self.start_steps = agent.num_timesteps
+        self.end_steps = self.start_steps + total_timesteps
         self.next_eval = self.start_steps + self.eval_freq
         if self.eval_at_start:
             self.evaluate(self.start_steps)
 
     def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
-        if env_steps >= self.next_eval:
+        if self.next_eval <= env_steps < self.end_steps:
             while self.next_eval <= env_steps:
                 self.next_eval += self.eval_freq
             self.evaluate(env_steps)

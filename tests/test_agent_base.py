@@ -11,6 +11,7 @@ import torch
 import rlzero  # noqa: F401
 from rlzero.agents import DQN, Reinforce
 from rlzero.agents.base import Agent, EpisodeStats
+from rlzero.agents.registry import agent_class
 from rlzero.agents.vec_env import make_vec_env
 from rlzero.callbacks import EvalCallback
 from rlzero.envs.streams import row_seeds
@@ -169,3 +170,19 @@ def test_a_report_or_evaluation_interval_below_one_is_a_value_error() -> None:
         DQN("ZeroOut-v0", seed=0, device="cpu", **DQN_TINY).learn(64, log_interval=0)
     with pytest.raises(ValueError, match="eval_freq and n_episodes must be >= 1, got 0 and 100"):
         EvalCallback("ZeroOut-v0", eval_freq=0)
+
+
+def test_an_eval_callback_starts_a_curve_per_learn_and_evaluates_once_past_the_budget() -> None:
+    callback = EvalCallback("ZeroOut-v0", eval_freq=16, n_episodes=2)
+    agent = DQN("ZeroOut-v0", seed=0, device="cpu", **DQN_TINY)  # 16 env steps an iteration
+    agent.learn(100, callback=callback)  # the last iteration ends at 112, past the budget
+    assert [row["env_steps"] for row in callback.history] == [16, 32, 48, 64, 80, 96, 112]
+    agent.learn(32, callback=callback)
+    assert [row["env_steps"] for row in callback.history] == [16, 32]
+    assert min(row["wall_time_s"] for row in callback.history) >= 0
+
+
+def test_sb3_s_last_rollout_past_a_small_budget_is_not_evaluated_step_by_step() -> None:
+    callback = EvalCallback("ZeroOut-v0", eval_freq=1, n_episodes=1)
+    agent_class("sb3-ppo")("ZeroOut-v0", seed=0, device="cpu", n_steps=64).learn(10, callback=callback)
+    assert [row["env_steps"] for row in callback.history] == [*range(1, 10), 64]

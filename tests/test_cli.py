@@ -136,6 +136,8 @@ BAD_INPUT = {
     "--set bad value": (["--agent", "dqn", "--set", "gamma=2"], ["gamma"]),
     "--set non-finite": (["--agent", "dqn", "--set", "learning_rate=inf"], ["learning_rate", "inf"]),
     "--set zero width": (["--agent", "dqn", "--set", "hidden_sizes=64,0"], ["hidden_sizes", "(64, 0)"]),
+    "--set sb3 count 0": (["--agent", "sb3-a2c", "--set", "n_steps=0"], ["sb3-a2c", "n_steps", "0"]),
+    "--set sb3 assertion": (["--agent", "sb3-ppo", "--set", "batch_size=1"], ["sb3-ppo", "batch_size"]),
     "--env-kwargs without =": (["--agent", "dqn", "--env-kwargs", "size"], ["--env-kwargs", "key=value"]),
     "--env-kwargs bad value": (["--agent", "dqn", "--env-kwargs", "size=0"], ["size"]),
     "--env-kwargs bad rule": (["--agent", "dqn", "--env-kwargs", "rule=nope"], ["nope", "zero"]),
