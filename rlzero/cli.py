@@ -53,6 +53,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """argparse type: a seed, an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed, an integer >= 0, got {text!r}")
+    return value
+
+
 def seed_range(text: str) -> list[int]:
     """argparse type: a seed (``3``) or an inclusive range of them (``0-31``)."""
     first, sep, last = text.partition("-")

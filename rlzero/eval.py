@@ -10,9 +10,11 @@ import json
 import sys
 from collections.abc import Sequence
 
+import gymnasium as gym
+
 from rlzero.agents import load_agent
 from rlzero.agents.device import DEVICE_CHOICES
-from rlzero.cli import ArgumentParser, fail, positive_int
+from rlzero.cli import ArgumentParser, fail, positive_int, seed_int
 from rlzero.evaluation import EVAL_SEED, evaluate, format_result, render_episode
 from rlzero.video import VIDEO_FORMATS, record_video
 
@@ -25,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--checkpoint", required=True, help="model.pt written by rlzero.train")
     parser.add_argument("--episodes", type=positive_int, default=100, help="episodes (default 100)")
-    parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"first episode seed ({EVAL_SEED})")
+    parser.add_argument("--seed", type=seed_int, default=EVAL_SEED, help=f"first episode seed ({EVAL_SEED})")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run the policy")
     parser.add_argument(
         "--render", choices=["ansi"], default=None, help="print the first episode, a board per line"
@@ -47,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         fail(parser, str(exc))
     if args.render:
+        env = gym.make(agent.env_id, **agent.env_kwargs)
+        modes = env.metadata.get("render_modes", [])
+        env.close()
+        if args.render not in modes:
+            fail(parser, f"--render {args.render}: {agent.env_id} does not render as text")
         print(render_episode(agent, agent.env_id, args.seed, agent.env_kwargs))
     if args.video:
         try:
@@ -55,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except ValueError as exc:
             fail(parser, str(exc))
+        except OSError as exc:
+            fail(parser, f"--video {args.video}: cannot write there ({exc.strerror or exc})")
         print(f"wrote {path}", file=sys.stderr)
     result = evaluate(agent, agent.env_id, args.episodes, args.seed, agent.env_kwargs)
     if args.json:

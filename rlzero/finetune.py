@@ -46,9 +46,11 @@ from rlzero.cli import (
     check_env_id,
     claim_run_dir,
     fail,
+    flatten_seeds,
     parse_hparams,
     positive_int,
     report,
+    seed_range,
 )
 from rlzero.experiment import Trial, build, member_records, run
 from rlzero.metrics import criterion, curve_summary
@@ -90,7 +92,13 @@ def build_parser() -> ArgumentParser:
         default=None,
         help="env steps of pretraining (default: preset)",
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
+    parser.add_argument(
+        "--seeds",
+        type=seed_range,
+        nargs="+",
+        default=[[0, 1, 2]],
+        help="seeds or ranges, e.g. 0-4 (default 0-2)",
+    )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto picks CUDA")
     parser.add_argument("--logdir", default="runs", help="parent folder of the run directory")
     add_hparams_arg(parser, "hyperparameter overrides")
@@ -145,6 +153,7 @@ def starting_point(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.seeds = flatten_seeds(args.seeds)
     torch.set_num_threads(args.threads)
     try:
         for env_id in (args.source, args.target):
@@ -190,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             pretrained = run(source)["checkpoint"]
         pretrained = str(Path(pretrained).resolve())
-        seeds = list(dict.fromkeys(args.seeds))
+        seeds = args.seeds
         grouped = not is_sb3(args.agent)  # our agents: one group of every seed per arm
         arms: list[tuple[list[int], str, Trial]] = []
         for trial_seeds in [seeds] if grouped else [[seed] for seed in seeds]:

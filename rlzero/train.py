@@ -42,6 +42,7 @@ from rlzero.cli import (
     parse_hparams,
     positive_int,
     report,
+    seed_int,
     seed_range,
     split_pairs,
 )
@@ -72,7 +73,7 @@ def build_parser() -> ArgumentParser:
         + "; see rlzero.agents.presets)",
     )
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=int, default=0, help="seed for networks, exploration and envs")
+    seeds.add_argument("--seed", type=seed_int, default=0, help="seed for networks, exploration and envs")
     seeds.add_argument(
         "--seeds",
         type=seed_range,

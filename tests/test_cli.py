@@ -320,6 +320,19 @@ def test_evaluate_bad_checkpoint_exits_2_with_one_line(tmp_path, capsys, kind):
     assert out == ""
 
 
+def test_evaluate_misuse_exits_2_with_one_line(smoke_run, capsys, tmp_path):
+    checkpoint = smoke_run[0] / "model.pt"
+    code, _, err = run_evaluate(["--checkpoint", checkpoint, "--seed", "-1"], capsys)
+    assert_one_line_usage_error(code, err, "--seed", "-1")
+    (tmp_path / "a-file").write_text("")
+    video = tmp_path / "a-file" / "episode.gif"
+    code, _, err = run_evaluate(["--checkpoint", checkpoint, "--video", video, "--episodes", "1"], capsys)
+    assert_one_line_usage_error(code, err, str(video))
+    pole = DQN("CartPole-v1", seed=0, device="cpu", num_envs=2, buffer_size=100).save(tmp_path / "pole.pt")
+    code, _, err = run_evaluate(["--checkpoint", pole, "--render", "ansi"], capsys)
+    assert_one_line_usage_error(code, err, "--render ansi", "CartPole-v1")
+
+
 def test_evaluate_bad_episodes_exits_2(smoke_run, capsys):
     run_dir, _, _ = smoke_run
     code, _, err = run_evaluate(["--checkpoint", run_dir / "model.pt", "--episodes", "0"], capsys)
