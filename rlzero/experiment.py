@@ -148,6 +148,8 @@ def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
         "eval_freq": trial.evaluation_interval(),
         "preset": {"key": preset_key, **dataclasses.asdict(preset)},
         "overrides": dict(trial.hparams),
+        # Checked here, before any training: an env with no way to call it solved is refused.
+        "solved_criterion": dataclasses.asdict(criterion(trial.env_id, trial.env_kwargs)),
         "resolved_hparams": agent.config_dict(),
         "transfer": moved,
         "gpu": torch.cuda.get_device_name(agent.device) if agent.device.type == "cuda" else None,
@@ -237,7 +239,7 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
         "trial_seconds": round(time.perf_counter() - began, 3),
         "trial_cpu_seconds": round(time.process_time() - cpu_began, 3),
     }
-    rule = criterion(trial.env_id, trial.env_kwargs)
+    rule = Criterion(**settings["solved_criterion"])
     records = []
     for m in members:
         checkpoint = None

@@ -20,7 +20,8 @@ Report figures per seed (:func:`rlzero.metrics.curve_summary`), and aggregated o
 interquartile mean with a bootstrap interval, median, min and max (:func:`rlzero.stats.aggregate`), for
 the fine-tuned and the scratch arm: ``jumpstart`` (score on the target before any update),
 ``steps_to_solved`` (env steps at the first solved evaluation; None if never), ``auc`` (mean score over
-the evaluations: the area under the curve divided by the budget) and ``final``.
+the evaluations, which are evenly spaced: about the area under the curve divided by the budget) and
+``final``.
 """
 
 from __future__ import annotations

@@ -52,15 +52,16 @@ def criterion(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> Crite
 
 
 def curve_summary(curve: Sequence[Mapping[str, Any]], rule: Criterion) -> dict[str, Any]:
-    """The figures of one curve: first, final and mean score (the area under the curve over its
-    length), and the env steps and training seconds of the first solved evaluation, and whether every
-    later evaluation stayed solved (None and False where it never solved)."""
+    """The figures of one curve: the score before any update (``jumpstart``; None unless the curve
+    starts at 0 env steps), the final and the mean score (over the evaluations), the env steps and
+    training seconds of the first solved evaluation, and whether every later evaluation stayed solved
+    (None and False where it never solved)."""
     scores = [rule.score(row) for row in curve]
     present = [s for s in scores if s is not None]
     flags = [rule.solved(row) for row in curve]
     first = flags.index(True) if True in flags else None
     return {
-        "jumpstart": scores[0] if scores else None,
+        "jumpstart": scores[0] if scores and curve[0]["env_steps"] == 0 else None,  # before any update
         "final": scores[-1] if scores else None,
         "auc": sum(present) / len(present) if present else None,
         "steps_to_solved": curve[first]["env_steps"] if first is not None else None,

@@ -1,7 +1,7 @@
 """Run many independent trials: one after another, on a local process pool, or as Ray tasks.
 
 A *trial* is a picklable function applied to one *spec* (plain data: a dict or a dataclass such as
-:class:`rlzero.finetune.Arm`) that returns plain data. :func:`run_trials` runs a list of specs and returns
+:class:`rlzero.experiment.Trial`) that returns plain data. :func:`run_trials` runs a list of specs and returns
 one record per spec, in spec order, whatever the backend::
 
     {"key": ..., "spec": {...}, "ok": True, "result": {...}, "seconds": 12.3, "host": "node-1"}

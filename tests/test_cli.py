@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -169,6 +170,14 @@ def test_a_logdir_that_cannot_hold_a_run_exits_2_with_one_line(tmp_path):
     code, out, err = run_train(["--agent", "dqn", "--logdir", not_a_folder, "--no-progress"])
     assert_one_line_usage_error(code, err, "--logdir", str(not_a_folder), "Not a directory")
     assert out == ""
+
+
+def test_an_env_with_no_solved_criterion_exits_2_before_training(tmp_path):
+    if "NoThreshold-v0" not in gym.registry:
+        gym.register("NoThreshold-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv")
+    code, out, err = run_train(["--agent", "dqn", "--env", "NoThreshold-v0", "--logdir", tmp_path])
+    assert_one_line_usage_error(code, err, "NoThreshold-v0", "reward_threshold")
+    assert out == "" and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
