@@ -123,7 +123,12 @@ class ZeroOutVectorEnv(VectorEnv):
             rule,
         )
         self.render_mode = render_mode
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"unknown device {device!r}; valid: cpu, cuda") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available here; valid: cpu")
         self.sync_free_resets = self.device.type != "cpu"
         self.single_observation_space = spaces.Box(0, self.max_value, (self.size,), np.int64)
         self.single_action_space = spaces.Discrete(self.size)

@@ -158,9 +158,10 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        if options and "board" in options:
-            self.board = self._check_board(options["board"])
+        board = self._check_board(options["board"]) if options and "board" in options else None
+        super().reset(seed=seed)  # after the check: a refused board leaves the generator as it was
+        if board is not None:
+            self.board = board
         else:
             self.board = self.np_random.integers(0, self.max_value + 1, self.size, dtype=np.int64)
         self.steps = 0

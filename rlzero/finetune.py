@@ -263,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(pair) == len(ARMS)  # a seed counts when both its arms finished
     ]
     if not per_seed:
-        fail(parser, f"every seed failed; first error: {failed[0]['error']['message']}")
+        report(f"every seed failed; first error: {failed[0]['error']['message']}")
+        return 1  # a failed run, not a misused command
     first_seed = per_seed[0]["seed"]
     first = results[first_seed]["finetuned"]["settings"]
     # One episode on the target before and after fine-tuning (the first seed's arm), to watch: before

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
+from rlzero.agents.checkpoint import atomic_path
 from rlzero.evaluation import EVAL_SEED, play_episodes
 
 VIDEO_FORMATS = {
@@ -64,7 +65,9 @@ def record_video(
             frames = play_episodes(policy, env, seeds)
         finally:
             env.close()
-        return write_gif(frames, path, env.metadata["render_fps"])
+        with atomic_path(path, suffix=".gif") as tmp:  # no half-written GIF if interrupted
+            write_gif(frames, tmp, env.metadata["render_fps"])
+        return path
     with tempfile.TemporaryDirectory(dir=path.parent) as folder:
         clips = Path(folder) / "clips"  # a folder RecordVideo makes itself (it warns about one that exists)
         # One clip from the first reset until close: a snippet at least as long as every episode together.

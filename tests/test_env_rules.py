@@ -363,7 +363,9 @@ def test_reset_rejects_bad_boards_and_keeps_state(bad):
     env.reset(seed=0)
     env.step(0)
     board, steps, ret = env.board.copy(), env.steps, env.episode_return
+    generator = env.np_random.bit_generator.state
     with pytest.raises(ValueError, match="board"):
-        env.reset(options={"board": bad})
+        env.reset(seed=7, options={"board": bad})
     assert np.array_equal(env.board, board)
     assert (env.steps, env.episode_return) == (steps, ret)
+    assert env.np_random.bit_generator.state == generator  # not reseeded by a refused call

@@ -26,6 +26,7 @@ from rlzero.agents.presets import preset_for
 from rlzero.agents.reinforce import Reinforce
 from rlzero.agents.transfer import STRATEGIES, transfer
 from rlzero.evaluation import evaluate
+from rlzero.experiment import Trial, build
 from rlzero.finetune import FIGURES, verdict
 from rlzero.metrics import Criterion, curve_summary
 from rlzero.stats import aggregate
@@ -396,6 +397,21 @@ def test_finetune_cli_bad_flags_exit_2_before_any_work(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and named in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_finetune_cli_exits_1_when_every_seed_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent, _ = build(Trial(agent="dqn", env_id="ZeroOut-v0", seed=0, device="cpu"))
+    pretrained = agent.save(tmp_path / "pretrained.pt")
+
+    def crash(trial: Trial) -> dict[str, Any]:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(finetune, "run", crash)
+    argv = ["--agent", "dqn", "--pretrained", str(pretrained), "--workers", "1", "--no-progress"]
+    assert finetune.main([*argv, "--logdir", str(tmp_path / "runs")]) == 1
+    assert "every seed failed; first error: out of memory" in capsys.readouterr().err
 
 
 def test_finetune_cli_missing_pretrained_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

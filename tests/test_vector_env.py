@@ -644,3 +644,11 @@ def test_bad_constructor_args_raise(kwargs: dict) -> None:
         ZeroOutVectorEnv(num_envs=num_envs, **kwargs)
     with pytest.raises(ValueError):
         gym.make_vec("ZeroOut-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda"])
+def test_an_unknown_or_absent_device_is_a_value_error(device: str) -> None:
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("CUDA is here")
+    with pytest.raises(ValueError, match=f"'{device}'"):
+        ZeroOutVectorEnv(2, device=device)
