@@ -446,7 +446,11 @@ class Agent(ABC):
 
     @classmethod
     def load(cls: type[AgentT], path: str | Path, device: str | torch.device = "auto") -> AgentT:
-        """Rebuild an agent from a checkpoint on ``device`` (a CUDA checkpoint loads on CPU)."""
+        """Rebuild an agent from a checkpoint on ``device`` (a CUDA checkpoint loads on CPU).
+
+        A checkpoint holds the weights, the hyperparameters and the step count (DQN: its exploration
+        rate too), not the optimizer's moments or a replay buffer: training it further starts those
+        afresh, as SB3 does without its saved buffer."""
         resolved = resolve_device(device)
         return cls.from_checkpoint(load_checkpoint(path, map_location=resolved), resolved)
 
