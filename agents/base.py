@@ -246,7 +246,8 @@ class Agent(ABC):
         """env steps each member took, over every ``learn`` call since the last one with
         ``reset_num_timesteps``"""
         self.gradient_samples: torch.Tensor | int = 0
-        """samples per member that entered a gradient step over those env steps (see :attr:`replay_ratio`)"""
+        """samples that entered a gradient step over those env steps: the same for every member, or a
+        ``(members,)`` tensor where members differ (see :attr:`replay_ratios`)"""
         self._total_timesteps = 0
         self._last_obs: torch.Tensor | None = None
         self._env_seeded = False
@@ -336,9 +337,16 @@ class Agent(ABC):
         return x.view(self.n_members, self.config.num_envs, *x.shape[1:])
 
     @property
+    def replay_ratios(self) -> list[float]:
+        """Each member's samples per env step that entered a gradient step: what makes env-steps/s
+        comparable (members differ where they stop their epochs early)."""
+        samples = torch.as_tensor(self.gradient_samples, dtype=torch.float64).expand(self.n_members)
+        return (samples / max(self.num_timesteps, 1)).tolist()
+
+    @property
     def replay_ratio(self) -> float:
-        """Samples per env step that entered a gradient step: what makes env-steps/s comparable."""
-        return float(self.gradient_samples) / max(self.num_timesteps, 1)
+        """The members' mean replay ratio (see :attr:`replay_ratios`)."""
+        return sum(self.replay_ratios) / self.n_members
 
     def reset_env(self) -> torch.Tensor:
         """Reset every env (each member's seeded with its seed the first time only) and return the

@@ -316,9 +316,9 @@ class Reinforce(Agent):
             for net in (self.policy, self.value):
                 clip_grad_norm(net.parameters(), self.max_grad_norm)
             self.optimizer.step(active)
-            epochs_taken = epochs_taken + (1 if active is None else active.float().mean())
-        # The group's replay ratio is the mean of its members'.
-        self.gradient_samples += returns.shape[1] * epochs_taken
+            epochs_taken = epochs_taken + (1 if active is None else active.double())
+        # Per member where some stopped early (a (members,) count), else one count for all.
+        self.gradient_samples = self.gradient_samples + returns.shape[1] * epochs_taken
         scalars: Scalars = {
             "losses/policy_loss": policy_loss.detach(),
             "losses/entropy": entropy.detach(),

@@ -170,6 +170,11 @@ class SB3Agent:
         raise NotImplementedError
 
     @property
+    def replay_ratios(self) -> list[float]:
+        """One agent's :attr:`replay_ratio`, as the list a group of one would give."""
+        return [self.replay_ratio]
+
+    @property
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
 

@@ -439,7 +439,7 @@ def summarize(
         "checkpoint": str(checkpoint) if checkpoint is not None else None,
         "run_dir": str(checkpoint.parent) if checkpoint is not None else None,
         "env_steps_per_s": final["env_steps"] / max(final["wall_time_s"], 1e-9),
-        "replay_ratio": agent.replay_ratio,
+        "replay_ratio": agent.replay_ratios[member],
         "solved_metric": rule.metric,
         "solved_threshold": rule.threshold,
         **curve_summary(history, rule),

@@ -244,11 +244,13 @@ def test_target_kl_stops_each_members_epochs_on_its_own() -> None:
     group = Reinforce("CartPole-v1", device="cpu", seed=[0, 1], members=[{}, {"target_kl": 1e-12}], **config)
     group._update(group._collect())
     assert group.optimizer.steps.tolist() == [8.0, 1.0]
+    assert group.replay_ratios == [8.0, 1.0]  # each member's own, as its record reports it
     assert group.replay_ratio == (8 + 1) / 2  # the members' mean
     # A member that stops early is the same agent as alone, and so is the one beside it.
     for member, hparams in enumerate([{}, {"target_kl": 1e-12}]):
         alone = Reinforce("CartPole-v1", device="cpu", seed=member, **config, **hparams)
         alone._update(alone._collect())
+        assert alone.replay_ratios == [group.replay_ratios[member]]
         for name, net in alone.networks.items():
             together = member_state_dict(group.networks[name], member)
             assert all(torch.equal(v, together[k]) for k, v in member_state_dict(net, 0).items())
