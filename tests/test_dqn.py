@@ -320,7 +320,7 @@ def test_dqn_trains_on_cartpole_through_the_numpy_adapter():
     assert tensor_actions.tolist() == actions.tolist()
     result = rlzero.evaluate(agent, "CartPole-v1", n_episodes=5)
     assert result.mean_normalized_return is None
-    assert result.mean_length >= 8
+    assert result.mean_length > 11  # longer than pushing one way lasts (8 to 11 steps): it acts on the state
 
 
 def test_predict_single_and_batched_observations_agree():

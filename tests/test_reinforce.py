@@ -162,9 +162,13 @@ def test_rollouts_have_a_fixed_length_and_go_on_from_each_other() -> None:
 def test_registered_and_stochastic_actions_follow_the_seed() -> None:
     assert agent_class("reinforce") is Reinforce
     obs = np.random.default_rng(0).integers(0, 10, size=(50, 10))
-    first = Reinforce("ZeroOut-v0", device="cpu", seed=5, num_envs=4).predict(obs, deterministic=False)[0]
+    agent = Reinforce("ZeroOut-v0", device="cpu", seed=5, num_envs=4)
+    first = agent.predict(obs, deterministic=False)[0]
     again = Reinforce("ZeroOut-v0", device="cpu", seed=5, num_envs=4).predict(obs, deterministic=False)[0]
     assert np.array_equal(first, again)
+    # Sampled, not the greedy action: a fresh policy's draws differ from its argmax and from its next draws.
+    assert not np.array_equal(first, agent.predict(obs, deterministic=True)[0])
+    assert not np.array_equal(first, agent.predict(obs, deterministic=False)[0])
 
 
 def test_same_seed_same_weights() -> None:

@@ -639,6 +639,7 @@ def test_bad_reset_boards_raise_and_change_nothing(device: str, boards: list) ->
     ],
 )
 def test_bad_constructor_args_raise(kwargs: dict) -> None:
+    kwargs = dict(kwargs)  # the parametrized dict is shared: leave it whole
     num_envs = kwargs.pop("num_envs", 2)
     with pytest.raises(ValueError):
         ZeroOutVectorEnv(num_envs=num_envs, **kwargs)
