@@ -1,16 +1,16 @@
 """Our agents against Stable-Baselines3's, side by side: same envs, budgets, seeds, protocol and machine.
 
-Every cell (agent, env) runs ``--seeds`` seeds as :func:`rlzero.experiment.run` trials, each agent on
-its preset (``rlzero.agents.presets``: SB3's own defaults for the SB3 agents) with the env's budget
+Every cell (agent, env) runs ``--seeds`` seeds as :func:`rlzero.experiment.run` trials, each agent on its
+preset (``rlzero.agents.presets``: SB3's own defaults for the SB3 agents) with the env's budget
 (:data:`BUDGETS`) and an evaluation every :data:`EVALUATIONS`-th of it (100 deterministic episodes on
-fresh seeds, training seconds recorded without the evaluation time). ``dqn-rr8`` is our DQN at SB3
-DQN's replay ratio (8 gradient samples per env step, against our default's 1), so that its speed can
-be read at equal work per env step. Trials run interleaved (env, then seed, then agent), one torch
-thread each, through :func:`rlzero.trials.run_trials` (a local pool of one process per CPU by
-default, or Ray); ``--resume`` keeps the trials already in ``<out>/trials.jsonl``. With ``--groups``
-each of our agents trains an env's seeds as one group (one trial, first in its env; every member as
-it would train alone, see :mod:`rlzero.agents.base`), as SB3 cannot: then our members' seconds are the
-group's clock, the time all of them took to get there.
+fresh seeds, training seconds recorded without the evaluation time). ``dqn-rr8`` is our DQN at SB3 DQN's
+replay ratio (8 gradient samples per env step, against its presets' some 2 on ZeroOut and 16 on
+CartPole-v1), so that its speed can be read at equal work per env step. Trials run interleaved (env, then
+seed, then agent), one torch thread each (``--threads``), through :func:`rlzero.trials.run_trials` (a
+local pool of one process per CPU by default, or Ray); ``--resume`` keeps the trials already in
+``<out>/trials.jsonl``. With ``--groups`` each of our agents trains an env's seeds as one group (one
+trial, first in its env; every member as it would train alone, see :mod:`rlzero.agents.base`), as SB3
+cannot: then our members' seconds are the group's clock, the time all of them took to get there.
 
 Per cell the report gives the final score's interquartile mean with its 95% bootstrap interval, the
 seeds that solved, stayed solved and ended solved, the medians of env steps and training seconds to
@@ -54,6 +54,7 @@ from rlzero.metrics import criterion
 from rlzero.plots import plot_curves, plot_profiles
 from rlzero.report import (
     cell_summary,
+    command_line,
     device_label,
     improvement,
     markdown_table,
@@ -127,7 +128,8 @@ def cells_report(env_id: str, labels: Sequence[str], records: dict[str, list[Any
     """Every cell of one env, the ratios ours / SB3, and P(ours > SB3's best) on the final score."""
     summary = {label: cell_summary(records[label]) for label in labels}
     sb3 = [label for label in labels if is_sb3(VARIANTS[label][0])]
-    best = max(sb3, key=lambda label: summary[label]["final"]["iqm"] or -np.inf, default=None)
+    finals = {label: summary[label]["final"]["iqm"] for label in sb3}
+    best = max(sb3, key=lambda label: -np.inf if finals[label] is None else finals[label], default=None)
     ratios = [
         {
             "ours": ours,
@@ -151,7 +153,8 @@ def cells_report(env_id: str, labels: Sequence[str], records: dict[str, list[Any
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"Machine: {report['machine_line']}; device {report['device']}; 1 torch thread per trial.",
+        f"Machine: {report['machine_line']}; device {report['device']}; {report['threads']} torch "
+        "thread(s) per trial.",
         f"Versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items())}. "
         f"Whole run: {report['total_seconds']:.0f} s. Command: `{report['command']}`",
     ]
@@ -262,13 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         members = seed_results(trial, record)
         by_cell[env_id][label].extend(members)
     report: dict[str, Any] = {
-        "command": " ".join(
-            ["python benchmarks/compare_sb3.py", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": command_line("benchmarks/compare_sb3.py", argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine,
         "machine_line": describe_machine(machine),
         "device": device_label(args.device),
+        "threads": args.threads,
         "versions": package_versions(),
         "budgets": budget,
         "total_seconds": time.perf_counter() - began,

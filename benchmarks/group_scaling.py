@@ -33,7 +33,7 @@ from rlzero.agents.device import DEVICE_CHOICES, resolve_device, synchronize
 from rlzero.agents.presets import make_agent
 from rlzero.agents.registry import agent_class
 from rlzero.cli import ArgumentParser, UsageError, add_hparams_arg, check_env_id, fail, parse_hparams
-from rlzero.report import markdown_table, write_results
+from rlzero.report import command_line, markdown_table, write_results
 from rlzero.system import describe_machine
 
 
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "x group of one",
     ]
     table = markdown_table(header, rows)
-    write_results(out, "group_scaling", table, cells)
+    write_results(out, "group_scaling", table, cells, command_line("benchmarks/group_scaling.py", argv))
     print(table)
     return 0
 

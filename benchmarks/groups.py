@@ -47,7 +47,7 @@ from rlzero.cli import (
     seed_range,
 )
 from rlzero.experiment import Trial, run, run_parts
-from rlzero.report import cell_summary, markdown_table, num, with_interval, write_results
+from rlzero.report import cell_summary, command_line, markdown_table, num, with_interval, write_results
 from rlzero.system import describe_machine
 from rlzero.trials import run_trials
 
@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "every curve identical",
     ]
     table = markdown_table(header, rows)
-    write_results(out, "groups", table, cells)
+    write_results(out, "groups", table, cells, command_line("benchmarks/groups.py", argv))
     print(table)
     return 0
 

@@ -30,7 +30,7 @@ from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, flatten_s
 from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves
-from rlzero.report import cell_summary, markdown_table, num, steps, with_interval
+from rlzero.report import cell_summary, command_line, markdown_table, num, steps, with_interval
 from rlzero.system import describe_machine, package_versions
 from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
 
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if r is not None
     ]
     seed_header = ["agent", "env", "seed", "final score", "env steps to solved", "stayed solved"]
-    command = " ".join(["python benchmarks/seeds.py", *(argv if argv is not None else sys.argv[1:])])
+    command = command_line("benchmarks/seeds.py", argv)
     table = "\n\n".join(
         [
             f"`{command}`; {describe_machine()}",

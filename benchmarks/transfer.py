@@ -35,7 +35,7 @@ from rlzero.experiment import Trial, run, seed_results
 from rlzero.finetune import transfer_summary
 from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
-from rlzero.report import markdown_table, ratio, steps, times, with_interval
+from rlzero.report import command_line, markdown_table, ratio, steps, times, with_interval
 from rlzero.stats import probability_of_improvement
 from rlzero.system import describe_machine, package_versions
 from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "final",
     ]
     header.append("P(AUC > scratch's)")
-    command = " ".join(["python benchmarks/transfer.py", *(argv if argv is not None else sys.argv[1:])])
+    command = command_line("benchmarks/transfer.py", argv)
     table = f"`{command}`; {describe_machine()}\n\n" + markdown_table(header, rows, align="lll" + "r" * 6)
     for (agent, target), cell in grouped.items():
         curves = {label: [r["evaluations"] for r in rs if r] for label, rs in cell.items()}

@@ -8,6 +8,7 @@ from records lives here, once.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,19 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: 
     return "\n".join(lines)
 
 
-def write_results(out: Path, name: str, table: str, cells: Sequence[Mapping[str, Any]]) -> None:
-    """Write ``<name>.md`` (the table) and ``<name>.json`` (machine, versions, ``cells``) to ``out``."""
-    (out / f"{name}.md").write_text(table + "\n")
-    payload = {"machine": describe_machine(), "versions": package_versions(), "cells": list(cells)}
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """The command that ran a benchmark: ``python <script>`` and its arguments (``sys.argv``'s by default)."""
+    return " ".join([f"python {script}", *(argv if argv is not None else sys.argv[1:])])
+
+
+def write_results(out: Path, name: str, table: str, cells: Sequence[Mapping[str, Any]], command: str) -> None:
+    """Write ``<name>.md`` (the command, then the table) and ``<name>.json`` (command, machine, versions,
+    ``cells``) to ``out``."""
+    (out / f"{name}.md").write_text(f"`{command}`\n\n{table}\n")
+    payload = {
+        "command": command,
+        "machine": describe_machine(),
+        "versions": package_versions(),
+        "cells": list(cells),
+    }
     (out / f"{name}.json").write_text(json.dumps(payload, indent=2))

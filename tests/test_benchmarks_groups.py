@@ -18,7 +18,10 @@ def test_group_and_pool_take_the_same_overrides_and_give_the_same_curves(tmp_pat
         [*command, *options, "--group-threads", "1"], capture_output=True, text=True, timeout=300, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (cell,) = json.loads((tmp_path / "groups.json").read_text())["cells"]
+    results = json.loads((tmp_path / "groups.json").read_text())
+    (cell,) = results["cells"]
+    assert results["command"].startswith("python benchmarks/groups.py --agents reinforce --seeds 0-1")
+    assert (tmp_path / "groups.md").read_text().startswith(f"`{results['command']}`")
     assert cell["hparams"] == {"learning_rate": 0.05}
     assert cell["env_steps_per_member"] >= 2048 and cell["seeds"] == 2
     assert cell["same_curves"] is True
