@@ -3,7 +3,8 @@
 For each agent and env, the same sweep runs twice, side by side in this one script run: once as a single
 group trial (``Trial(seed=[s0, ..., s31])``, :mod:`rlzero.agents.base`) in this process on
 ``--group-threads`` torch threads, once as one single-seed trial per seed on the local pool
-(``--workers`` processes, one torch thread each). Both use the presets' hyperparameters (with ``--set``
+(``--workers`` processes, one torch thread each), the two taking turns at going first from one cell to
+the next. Both use the presets' hyperparameters (with ``--set``
 on top), the same budget and the same evaluations (100 episodes every twentieth of the budget). It
 reports the whole sweep's wall-clock on each side and their ratio, where the group's time went
 (training against evaluation), and whether each member's curve is the single run's, evaluation by
@@ -24,10 +25,11 @@ to ``--out``; it measures and never asserts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,12 @@ def groups_label(cell: dict[str, Any]) -> str:
     if cell["group_device"] != "cpu":
         where = f"{where}, {cell['group_device']}" if count > 1 else cell["group_device"]
     return f"{count} x {-(-cell['seeds'] // count)} ({where})"  # split_group's sizes: the largest
+
+
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``fn(*args, **kwargs)`` and the seconds it took."""
+    began = time.perf_counter()
+    return fn(*args, **kwargs), time.perf_counter() - began
 
 
 def run_groups(trial: Trial, size: int, threads: int, workers: int) -> tuple[list[dict[str, Any]], float]:
@@ -135,13 +143,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 agent, env_id, seed=seeds, total_timesteps=budget, hparams=hparams[agent], device=device
             )
             load = os.getloadavg()[0]
-            began = time.perf_counter()
-            members, group_eval_seconds = run_groups(trial, args.group_size, args.group_threads, args.workers)
-            group_seconds = time.perf_counter() - began
             singles = [dataclasses.replace(trial, seed=s, device="cpu") for s in seeds]
-            began = time.perf_counter()
-            records = run_trials(run, singles, backend="local", workers=args.workers, threads=1)
-            pool_seconds = time.perf_counter() - began
+            group_side = functools.partial(
+                timed, run_groups, trial, args.group_size, args.group_threads, args.workers
+            )
+            pool_side = functools.partial(
+                timed, run_trials, run, singles, backend="local", workers=args.workers, threads=1
+            )
+            group_first = len(cells) % 2 == 0  # the sides take turns at going first, cell by cell
+            if group_first:
+                group, pool = group_side(), pool_side()
+            else:
+                pool, group = pool_side(), group_side()
+            (members, group_eval_seconds), group_seconds = group
+            records, pool_seconds = pool
             results = [r.get("result") for r in records]
             cell = {
                 "agent": agent,
@@ -150,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "hparams": hparams[agent],
                 "env_steps_per_member": members[0]["env_steps"],
                 "load_average_before": load,
+                "first": "group" if group_first else "pool",
                 "group_seconds": round(group_seconds, 1),
                 "group_eval_seconds": round(group_eval_seconds, 1),
                 "group_size": args.group_size or len(seeds),
