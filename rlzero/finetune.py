@@ -4,10 +4,11 @@ For each seed it fine-tunes the pretrained weights on the target (strategy ``ful
 ``head``, see :mod:`rlzero.agents.transfer`; SB3 agents move every weight, ``full`` only) and, as the
 control, trains the same agent from scratch on the target with the same budget, the same preset and the
 same learning rate (``--lr`` sets it for both arms), so that the strategies are compared on the weights
-they start from and nothing else. The run directory holds the pretraining run (unless ``--pretrained``
-is given), one run per seed and arm, ``trials.jsonl`` (one record per seed and arm, see
-:mod:`rlzero.trials`), ``transfer_report.json``, ``transfer_curves.png``, and one evaluation episode on the
-target before and after fine-tuning (the first seed), ``before.gif`` and ``after.gif``.
+they start from and nothing else. The run directory holds the pretraining run (unless ``--pretrained`` is
+given), one run per seed and arm, ``trials.jsonl`` (one record per trial: per arm for our agents, per
+seed and arm for SB3's; see :mod:`rlzero.trials`), ``transfer_report.json``, ``transfer_curves.png``, and
+one evaluation episode on the target before and after fine-tuning (the first seed), ``before.gif`` and
+``after.gif``.
 
 Pretraining runs first, in this process; the arms then run through :func:`rlzero.trials.run_trials`:
 by default on a local process pool (``--workers``, default the number of CPUs), or as Ray tasks
