@@ -42,26 +42,26 @@ def claim_run_dir(parser: argparse.ArgumentParser, logdir: str | Path, *name_par
         fail(parser, f"--logdir {logdir}: cannot create a run directory there ({exc.strerror or exc})")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0 (underscores allowed, as in 100_000)."""
+def integer_at_least(text: str, minimum: int, expected: str) -> int:
+    """``text`` as an integer >= ``minimum`` (underscores allowed, as in 100_000), else an argparse
+    error saying what was ``expected``."""
     try:
         value = int(text.replace("_", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    return integer_at_least(text, 1, "a positive integer")
 
 
 def seed_int(text: str) -> int:
     """argparse type: a seed, an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed, an integer >= 0, got {text!r}")
-    return value
+    return integer_at_least(text, 0, "a seed, an integer >= 0")
 
 
 def seed_range(text: str) -> list[int]:

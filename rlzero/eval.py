@@ -10,8 +10,6 @@ import json
 import sys
 from collections.abc import Sequence
 
-import gymnasium as gym
-
 from rlzero.agents import load_agent
 from rlzero.agents.device import DEVICE_CHOICES
 from rlzero.cli import ArgumentParser, fail, positive_int, seed_int
@@ -49,12 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         fail(parser, str(exc))
     if args.render:
-        env = gym.make(agent.env_id, **agent.env_kwargs)
-        modes = env.metadata.get("render_modes", [])
-        env.close()
-        if args.render not in modes:
-            fail(parser, f"--render {args.render}: {agent.env_id} does not render as text")
-        print(render_episode(agent, agent.env_id, args.seed, agent.env_kwargs))
+        try:
+            print(render_episode(agent, agent.env_id, args.seed, agent.env_kwargs))
+        except ValueError as exc:
+            fail(parser, f"--render {args.render}: {exc}")
     if args.video:
         try:
             path = record_video(

@@ -202,7 +202,13 @@ def play_episodes(policy: Any, env: gym.Env, seeds: Iterable[int], render: bool 
 
 
 def render_episode(policy: Any, env_id: str, seed: int = EVAL_SEED, env_kwargs: dict | None = None) -> str:
-    """One deterministic episode rendered as text, a frame per line."""
+    """One deterministic episode rendered as text, a frame per line; a ValueError for an env that has
+    no text frames."""
+    env = gym.make(env_id, **(env_kwargs or {}))
+    modes = env.metadata.get("render_modes", [])
+    env.close()
+    if "ansi" not in modes:
+        raise ValueError(f"{env_id} does not render as text (its render modes: {', '.join(modes)})")
     env = gym.make(env_id, render_mode="ansi", **(env_kwargs or {}))
     try:
         return "\n".join(str(f) for f in play_episodes(policy, env, [seed]))
