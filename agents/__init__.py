@@ -1,7 +1,7 @@
 """From-scratch PyTorch agents and adapters for SB3 baselines, under one SB3-shaped API.
 
-``DQN`` and ``Reinforce`` are imported here; the SB3 adapters (``SB3Agent``) are imported on first use,
-so that ``import rlzero.agents`` does not load Stable-Baselines3.
+``DQN``, ``Reinforce`` and ``PPO`` are imported here; the SB3 adapters (``SB3Agent``) are imported on
+first use, so that ``import rlzero.agents`` does not load Stable-Baselines3.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rlzero.agents.base import Agent
 from rlzero.agents.checkpoint import CheckpointError, load_checkpoint
 from rlzero.agents.device import resolve_device
 from rlzero.agents.dqn import DQN
+from rlzero.agents.ppo import PPO
 from rlzero.agents.registry import AGENTS, agent_class
 from rlzero.agents.reinforce import Reinforce
 
@@ -41,4 +42,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["AGENTS", "DQN", "Agent", "CheckpointError", "Reinforce", "SB3Agent", "agent_class", "load_agent"]
+__all__ = [
+    "AGENTS",
+    "DQN",
+    "PPO",
+    "Agent",
+    "CheckpointError",
+    "Reinforce",
+    "SB3Agent",
+    "agent_class",
+    "load_agent",
+]

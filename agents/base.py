@@ -23,12 +23,18 @@ An algorithm subclass supplies only its own parts:
 * ``_update``: learn from it; return the scalars to report.
 
 So a new algorithm is one file with one class, plus one line in :mod:`rlzero.agents.registry`.
+
+Env steps are counted per member (:attr:`Agent.member_timesteps`). Agents that step every env at every
+iteration (DQN, PPO) keep every member at the same count; an episodic agent (REINFORCE learns from whole
+episodes) counts each member's own steps, so each member's budget, schedules, evaluations and reports
+follow its own count, as they would in a run of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import math
 import random
 import time
 import typing
@@ -41,6 +47,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
 from torch import nn
 
 from rlzero.agents.callbacks import Callback
@@ -149,6 +156,10 @@ class EpisodeStats:
     def reset(self, info: Mapping[str, Any]) -> None:
         """Every env starts a new episode (and the episodes of before are no longer reported)."""
         self.sums.zero_()
+        self.start(info)
+
+    def start(self, info: Mapping[str, Any]) -> None:
+        """Every env starts a new episode; the episodes that ended before are still reported."""
         self.returns.zero_()
         self.lengths.zero_()
         self.optimal = self._optimum(info)
@@ -159,13 +170,17 @@ class EpisodeStats:
         terminated: torch.Tensor,
         truncated: torch.Tensor,
         info: Mapping[str, Any],
+        live: torch.Tensor | None = None,
     ) -> None:
         """Account one env step (tensors of ``members * num_envs`` rows, in any shape); the episodes
-        that ended in it join the sums."""
+        that ended in it join the sums. Where ``live`` (bool, ``(members, num_envs)``) is False the
+        row's step is not part of an episode (an episodic agent's env that finished its episode)."""
         rewards, terminated, truncated = (x.view_as(self.returns) for x in (rewards, terminated, truncated))
-        self.returns += rewards
-        self.lengths += 1
         done = terminated | truncated
+        if live is not None:
+            rewards, done = rewards * live, done & live
+        self.returns += rewards
+        self.lengths += 1 if live is None else live
         normalized = normalized_return(self.returns, self.optimal)
         ended = done.float()
         has_normalized = (~normalized.isnan()).float() * ended
@@ -211,6 +226,10 @@ class Agent(ABC):
     config_class: ClassVar[type]
     default_timesteps: ClassVar[int] = 100_000
     """budget of an env without a preset (see :mod:`rlzero.agents.presets`)"""
+    autoreset_mode: ClassVar[AutoresetMode] = AutoresetMode.SAME_STEP
+    """how the batched env starts new episodes: at once within the step that ended one (``SAME_STEP``,
+    ``info["final_obs"]`` holding the state the action led to), or only when the agent resets it
+    (``DISABLED``: an episodic agent playing one episode per env at a time)"""
 
     def __init__(
         self,
@@ -237,18 +256,21 @@ class Agent(ABC):
         self.device = resolve_device(device)
         seed_everything(self.seed)
         self.streams = Streams.from_seeds([(s << 32) + AGENT_STREAM for s in self.seeds], self.device)
-        self.env = make_vec_env(env_id, self.config.num_envs, self.device, self.env_kwargs, self.n_members)
+        self.env = make_vec_env(
+            env_id, self.config.num_envs, self.device, self.env_kwargs, self.n_members, self.autoreset_mode
+        )
         # make_vec_env checked them: a flat Box and a Discrete space
         self.observation_space = typing.cast(spaces.Box, self.env.single_observation_space)
         self.n_actions = int(typing.cast(spaces.Discrete, self.env.single_action_space).n)
         self.episode_stats = EpisodeStats(self.n_members, self.config.num_envs, self.device)
-        self.num_timesteps = 0
+        self.member_timesteps = [0] * self.n_members
         """env steps each member took, over every ``learn`` call since the last one with
         ``reset_num_timesteps``"""
         self.gradient_samples: torch.Tensor | int = 0
         """samples that entered a gradient step over those env steps: the same for every member, or a
         ``(members,)`` tensor where members differ (see :attr:`replay_ratios`)"""
-        self._total_timesteps = 0
+        self.member_budgets: list[float] = [math.inf] * self.n_members
+        """the env-step count at which each member's current ``learn`` ends (none before a ``learn``)"""
         self._last_obs: torch.Tensor | None = None
         self._env_seeded = False
         self._setup()
@@ -297,13 +319,13 @@ class Agent(ABC):
             raise ValueError(f"log_interval must be >= 1 env step, got {log_interval}")
         if reset_num_timesteps:
             self.num_timesteps = self.gradient_samples = 0
-        self._total_timesteps = self.num_timesteps + total_timesteps
+        self.member_budgets = [steps + total_timesteps for steps in self.member_timesteps]
         if reset_num_timesteps or self._last_obs is None:
             self._last_obs = self.reset_env()
         reporter = Reporter(self, callback, log_interval)
         reporter.callback.on_training_start(self, total_timesteps)
         try:
-            while self.num_timesteps < self._total_timesteps:
+            while self.active.any():
                 scalars = self._update(self._collect())
                 if not reporter.step(scalars):
                     break
@@ -312,9 +334,31 @@ class Agent(ABC):
         return self
 
     @property
+    def num_timesteps(self) -> int:
+        """Env steps of the member that took fewest (every member's, where they step in lockstep)."""
+        return min(self.member_timesteps)
+
+    @num_timesteps.setter
+    def num_timesteps(self, steps: int) -> None:
+        self.member_timesteps = [int(steps)] * self.n_members
+
+    @property
+    def active(self) -> torch.Tensor:
+        """``(members,)`` bool on the CPU: the members that have not yet taken their budget's env steps."""
+        return torch.tensor([s < b for s, b in zip(self.member_timesteps, self.member_budgets, strict=True)])
+
+    @property
     def progress(self) -> float:
-        """Share of the current budget done: 0 at the start, 1 at the end (SB3's 1 - progress_remaining)."""
-        return min(self.num_timesteps / max(self._total_timesteps, 1), 1.0)
+        """Share of the current budget done by the group (its slowest member): 0 at the start, 1 at the
+        end (SB3's 1 - progress_remaining)."""
+        return min(self.num_timesteps / max(min(self.member_budgets), 1), 1.0)
+
+    def member_progress(self) -> torch.Tensor:
+        """Each member's share of its budget done, ``(members,)`` float32 on the agent's device."""
+        shares = [
+            min(s / max(b, 1), 1.0) for s, b in zip(self.member_timesteps, self.member_budgets, strict=True)
+        ]
+        return torch.tensor(shares, dtype=torch.float32, device=self.device)
 
     @property
     def last_obs(self) -> torch.Tensor:
@@ -341,37 +385,51 @@ class Agent(ABC):
         """Each member's samples per env step that entered a gradient step: what makes env-steps/s
         comparable (members differ where they stop their epochs early)."""
         samples = torch.as_tensor(self.gradient_samples, dtype=torch.float64).expand(self.n_members)
-        return (samples / max(self.num_timesteps, 1)).tolist()
+        steps = torch.tensor(self.member_timesteps, dtype=torch.float64).clamp(min=1)
+        return (samples.cpu() / steps).tolist()
 
     @property
     def replay_ratio(self) -> float:
         """The members' mean replay ratio (see :attr:`replay_ratios`)."""
         return sum(self.replay_ratios) / self.n_members
 
-    def reset_env(self) -> torch.Tensor:
+    def reset_env(self, keep_stats: bool = False) -> torch.Tensor:
         """Reset every env (each member's seeded with its seed the first time only) and return the
-        observations, ``(members, num_envs, ...)``."""
+        observations, ``(members, num_envs, ...)``; the episode statistics not yet reported are
+        dropped unless ``keep_stats``."""
         seeds = None if self._env_seeded else reset_seeds(self.env, self.seeds, self.config.num_envs)
         obs, info = self.env.reset(seed=seeds)  # type: ignore[arg-type]  # a seed per row: Gymnasium's convention
         self._env_seeded = True
-        self.episode_stats.reset(info)
+        if keep_stats:
+            self.episode_stats.start(info)
+        else:
+            self.episode_stats.reset(info)
         self._last_obs = self.members_view(obs)
         return self._last_obs
 
     def step_env(
-        self, actions: torch.Tensor
+        self, actions: torch.Tensor, live: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """One step of every env, ``actions`` ``(members, num_envs)``: counts the env steps, tracks
         episodes, keeps the new observations. Returns tensors ``(members, num_envs, ...)``, with
-        ``final_obs`` (and ``optimal_return`` where the env has it) in the info."""
+        ``final_obs`` (and ``optimal_return`` where the env has it) in the info.
+
+        ``live`` (bool, ``(members, num_envs)``): only these rows' steps belong to episodes; the caller
+        then counts its members' env steps itself (:meth:`count_steps`), as only it knows when to read
+        them back from the device."""
         obs, rewards, terminated, truncated, info = self.env.step(actions.flatten())
-        self.num_timesteps += self.config.num_envs
-        self.episode_stats.step(rewards, terminated, truncated, info)
+        if live is None:
+            self.num_timesteps += self.config.num_envs
+        self.episode_stats.step(rewards, terminated, truncated, info, live)
         self._last_obs = self.members_view(obs)
         keys = ("final_obs", "optimal_return")
         shaped: dict[str, Any] = {k: self.members_view(info[k]) for k in keys if k in info}
         view = self.members_view
         return self._last_obs, view(rewards), view(terminated), view(truncated), shaped
+
+    def count_steps(self, steps: Sequence[int]) -> None:
+        """Add each member's env steps (see ``live`` in :meth:`step_env`)."""
+        self.member_timesteps = [t + int(n) for t, n in zip(self.member_timesteps, steps, strict=True)]
 
     # ------------------------------------------------------------------ using a trained agent
 
@@ -406,7 +464,7 @@ class Agent(ABC):
             "hparams": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.config_dict(member).items()
             },
-            "num_timesteps": self.num_timesteps,
+            "num_timesteps": self.member_timesteps[member],
             "versions": {
                 "rlzero": package_version(),
                 "torch": torch.__version__,
@@ -489,7 +547,7 @@ class Reporter:
         self.callback = callback or Callback()
         self.log_interval = log_interval
         self.start_time = time.perf_counter()
-        self.start_steps = agent.num_timesteps
+        self.start_steps = list(agent.member_timesteps)
         self.next_log = agent.num_timesteps + log_interval
 
     def step(self, scalars: Scalars) -> bool:
@@ -497,12 +555,13 @@ class Reporter:
 
         When a report is due, the episode statistics and the tensors among ``scalars`` are read back
         together: one host/device sync per ``log_interval`` env steps. Metrics go to the callback
-        per member (an empty list when no report is due).
+        per member (an empty list when no report is due), with each member's env steps; reports fall
+        due by the count of the member that took fewest.
         """
-        env_steps = self.agent.num_timesteps
+        env_steps = list(self.agent.member_timesteps)
         metrics: list[dict[str, float]] = []
-        if env_steps >= self.next_log:
-            while self.next_log <= env_steps:
+        if min(env_steps) >= self.next_log:
+            while self.next_log <= min(env_steps):
                 self.next_log += self.log_interval
             metrics = self.agent.episode_stats.pop()
             tensors = {k: v for k, v in scalars.items() if isinstance(v, torch.Tensor)}
@@ -513,5 +572,7 @@ class Reporter:
                 if rows:
                     member_metrics.update(zip(tensors, rows[member], strict=True))
                 member_metrics.update({k: float(v) for k, v in scalars.items() if k not in tensors})
-                member_metrics["charts/SPS"] = (env_steps - self.start_steps) / max(elapsed, 1e-9)
+                member_metrics["charts/SPS"] = (env_steps[member] - self.start_steps[member]) / max(
+                    elapsed, 1e-9
+                )
         return self.callback.on_step(env_steps, metrics)

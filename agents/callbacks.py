@@ -15,8 +15,8 @@ class Callback:
     def on_training_start(self, agent: Any, total_timesteps: int) -> None:
         """Called once before the first env step."""
 
-    def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
-        """Called after every collection iteration with the env steps (of each member) so far.
+    def on_step(self, env_steps: Sequence[int], metrics: Sequence[Mapping[str, float]]) -> bool:
+        """Called after every collection iteration with the env steps of each member so far.
 
         ``metrics`` holds, per member of the agent (one for a single agent), scalars keyed by
         TensorBoard tag (``charts/...``, ``losses/...``); it is empty on most calls, as agents gather
@@ -38,7 +38,7 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.on_training_start(agent, total_timesteps)
 
-    def on_step(self, env_steps: int, metrics: Sequence[Mapping[str, float]]) -> bool:
+    def on_step(self, env_steps: Sequence[int], metrics: Sequence[Mapping[str, float]]) -> bool:
         return all([cb.on_step(env_steps, metrics) for cb in self.callbacks])
 
     def on_training_end(self) -> None:

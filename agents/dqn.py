@@ -173,10 +173,10 @@ class DQN(Agent):
         explore = self.streams.uniform(n) < self.exploration_rate.unsqueeze(1)
         return torch.where(explore, self.streams.integers(self.n_actions, n), greedy)
 
-    def reset_env(self) -> torch.Tensor:
+    def reset_env(self, keep_stats: bool = False) -> torch.Tensor:
         """Reset the envs; the steps not yet stored belong to the episodes that ended here."""
         self.recent.clear()
-        return super().reset_env()
+        return super().reset_env(keep_stats)
 
     def _collect(self) -> None:
         """Act epsilon-greedily in every env at once; store the transition that starts ``n_steps`` ago."""

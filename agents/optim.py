@@ -81,8 +81,8 @@ class GroupAdam:
 @torch.no_grad()
 def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: torch.Tensor) -> torch.Tensor:
     """Scale each member's gradient so its norm (over that member's slices of every parameter) is at most
-    its ``max_norm`` (``(members,)``), as ``nn.utils.clip_grad_norm_`` does for one network; return the
-    norms before clipping."""
+    its ``max_norm`` (``(members,)``; 0 leaves the member's gradient as it is), as
+    ``nn.utils.clip_grad_norm_`` does for one network; return the norms before clipping."""
     grads = [p.grad for p in params if p.grad is not None]
     # One row per member, its parameters' sums side by side, reduced along the row: the same contiguous
     # reduction whatever the group size. (Summing a (parameters, members) stack over its first dimension
@@ -90,6 +90,6 @@ def clip_grad_norm(params: Iterable[nn.Parameter], max_norm: torch.Tensor) -> to
     # differently, so a member's clip, and then its run, would depend on its group's size.)
     squares = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads], dim=1).sum(1)
     norms = squares.sqrt()
-    scale = (max_norm / (norms + 1e-6)).clamp_(max=1.0)
+    scale = torch.where(max_norm > 0, (max_norm / (norms + 1e-6)).clamp(max=1.0), 1.0)
     torch._foreach_mul_(grads, [per_member(scale, g) for g in grads])
     return norms

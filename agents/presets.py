@@ -81,41 +81,54 @@ _DQN_CLASSIC_CONTROL: dict[str, Any] = {
 }
 
 # REINFORCE on ZeroOut: the size-agnostic slot network (one shared per-slot function, so "a zero
-# slot is a wasted pick" is learnt once for all slots), small rollouts of 64 boards x 16 steps
-# (an update every 1,024 env steps), and a step size of 0.02: once the policy is optimal its
-# normalized advantages are noise, and at the default 0.03 that noise sometimes lifted a zero slot's
-# logit above the rest on Countdown, so the greedy policy looped until the time limit.
+# slot is a wasted pick" is learnt once for all slots), batches of 64 episodes, advantages normalized
+# per batch, and a step size of 0.02 for the policy and its baseline.
 _REINFORCE_ZEROOUT: dict[str, Any] = {
     "net_arch": "slot",
     "hidden_sizes": (16,),
     "num_envs": 64,
-    "rollout_steps": 16,
     "learning_rate": 0.02,
+    "baseline_learning_rate": 0.02,
+    "normalize_advantage": True,
 }
 
-# REINFORCE on CartPole-v1 takes PPO's update: twenty full-batch gradient steps per rollout of
-# 16 envs x 64 steps, past the first with the clipped surrogate (a clip of 0.1, half PPO's usual),
-# and lambda-returns (0.95). With one step per rollout the greedy policy fell off 500 and climbed
-# back several times per run whatever the step size, and stayed solved on few seeds; with these it
-# solves within some 20k env steps and stays there, where a clip of 0.2 still dipped once after the
-# first solve on a fifth of the seeds and 0.05 solved 10k env steps later (these and 10 epochs,
-# lambda 0.8 and 0.9, 8 x 128 and 32 x 32 rollouts, a step size of 1e-3, an early stop on KL:
-# benchmarks/README.md). The clip narrows linearly to 0 over the budget (rl-zoo3's lin_ clip) and
-# the hidden layers are tanh (PPO's usual choice for classic control): with a fixed clip and ReLU, a
-# policy at 500 still dipped below 475 at a later evaluation on some seeds, where its advantages are
-# mostly noise; with both, more seeds stay solved at no later solve, for some 20% more arithmetic.
-# gamma 0.98 (a horizon of some 50 steps) gives lower-variance returns than 0.99.
+# REINFORCE on CartPole-v1 and other classic control: batches of 16 episodes, advantages normalized
+# per batch, tanh layers of 64, a step size annealed to 0 over the budget.
 _REINFORCE_CLASSIC_CONTROL: dict[str, Any] = {
     "num_envs": 16,
+    "learning_rate": 3e-3,
+    "baseline_learning_rate": 3e-3,
+    "normalize_advantage": True,
+    "anneal_lr": True,
+}
+
+# PPO on ZeroOut: the slot network, short rollouts of 64 boards x 16 steps, four epochs of four
+# minibatches.
+_PPO_ZEROOUT: dict[str, Any] = {
+    "net_arch": "slot",
+    "hidden_sizes": (16,),
+    "num_envs": 64,
+    "rollout_steps": 16,
+    "learning_rate": 0.01,
+    "ent_coef": 0.001,
+}
+
+# PPO on CartPole-v1: twenty full-batch epochs per rollout of 16 envs x 64 steps, with a clip of
+# 0.1 (half PPO's usual) narrowing linearly to 0 over the budget (rl-zoo3's lin_ clip) and
+# lambda-returns of 0.95; gamma 0.98 (a horizon of some 50 steps) gives lower-variance returns than
+# 0.99. With a fixed clip, or a larger one, a policy at 500 still dipped below 475 at a later
+# evaluation on some seeds, where its advantages are mostly noise (tuning: docs/tuning.md).
+_PPO_CLASSIC_CONTROL: dict[str, Any] = {
+    "num_envs": 16,
     "rollout_steps": 64,
+    "num_minibatches": 1,
     "update_epochs": 20,
     "gae_lambda": 0.95,
     "clip_range": 0.1,
     "anneal_clip": True,
-    "activation": "tanh",
+    "clip_vloss": False,
     "learning_rate": 3e-3,
     "gamma": 0.98,
-    "hidden_sizes": (64, 64),
     "ent_coef": 0.0,
 }
 
@@ -137,8 +150,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
     },
     "reinforce": {
         **{env_id: Preset(100_000, _REINFORCE_ZEROOUT) for env_id in ZEROOUT_IDS},
-        "CartPole-v1": Preset(200_000, _REINFORCE_CLASSIC_CONTROL),
-        FALLBACK: Preset(200_000, _REINFORCE_CLASSIC_CONTROL),
+        "CartPole-v1": Preset(300_000, _REINFORCE_CLASSIC_CONTROL),
+        FALLBACK: Preset(300_000, _REINFORCE_CLASSIC_CONTROL),
+    },
+    "ppo": {
+        **{env_id: Preset(100_000, _PPO_ZEROOUT) for env_id in ZEROOUT_IDS},
+        "CartPole-v1": Preset(200_000, _PPO_CLASSIC_CONTROL),
+        FALLBACK: Preset(200_000, _PPO_CLASSIC_CONTROL),
     },
     # SB3's baselines keep SB3's own defaults; only the budget is set here.
     "sb3-dqn": {FALLBACK: Preset(100_000)},

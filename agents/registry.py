@@ -14,11 +14,16 @@ from typing import Any
 AGENTS: dict[str, str] = {
     "dqn": "rlzero.agents.dqn:DQN",
     "reinforce": "rlzero.agents.reinforce:Reinforce",
+    "ppo": "rlzero.agents.ppo:PPO",
     "sb3-dqn": "rlzero.agents.sb3:SB3DQN",
     "sb3-ppo": "rlzero.agents.sb3:SB3PPO",
     "sb3-a2c": "rlzero.agents.sb3:SB3A2C",
 }
 """Agent name -> ``module:Class``."""
+
+SB3_PREFIX = "rlzero.agents.sb3:"
+FROM_SCRATCH = tuple(name for name, path in AGENTS.items() if not path.startswith(SB3_PREFIX))
+"""Our own agents: the ones that train groups of seeds and move weights with every fine-tuning strategy."""
 
 
 def agent_class(name: str) -> Any:
@@ -31,4 +36,4 @@ def agent_class(name: str) -> Any:
 
 def is_sb3(name: str) -> bool:
     """Whether the agent is a Stable-Baselines3 baseline behind the adapter (its weights stay SB3's)."""
-    return AGENTS[name].startswith("rlzero.agents.sb3:")
+    return AGENTS[name].startswith(SB3_PREFIX)

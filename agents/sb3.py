@@ -86,7 +86,7 @@ class _Bridge(BaseCallback):
         if self.num_timesteps >= self.next_log:
             self.next_log += self.log_interval
             metrics = [self._metrics()]
-        return self.rl_callback.on_step(self.num_timesteps, metrics)
+        return self.rl_callback.on_step([self.num_timesteps], metrics)
 
     def _metrics(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
@@ -177,6 +177,11 @@ class SB3Agent:
     @property
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
+
+    @property
+    def member_timesteps(self) -> list[int]:
+        """The env steps of each member, as a group of one gives them."""
+        return [self.num_timesteps]
 
     def init_from(self, path: str | Path) -> None:
         """Start from the weights of a checkpoint saved by the same kind of agent."""

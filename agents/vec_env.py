@@ -7,13 +7,17 @@ member of a group); any other env with a Box observation and a Discrete action r
 protocol. A group of ``members`` agents gets one env of ``members * num_envs`` rows, member by member.
 
 The protocol agents rely on: ``reset(seed) -> (obs, info)`` and ``step(actions) -> (obs, reward,
-terminated, truncated, info)`` with tensors on ``device``, ``SAME_STEP`` autoreset, and in ``info``:
-``final_obs`` (every row: the state right after the action, before any reset) and, where the env knows
-it, ``optimal_return`` (each row's current episode's optimum, for the normalized return in the logs).
+terminated, truncated, info)`` with tensors on ``device``, and in ``info``: ``final_obs`` (every row: the
+state right after the action, before any reset) and, where the env knows it, ``optimal_return`` (each
+row's current episode's optimum, for the normalized return in the logs). Autoreset is ``SAME_STEP``, or
+``DISABLED`` for an agent that plays one episode per row and resets every row itself: a row that ended
+may then be stepped on until that reset, its steps belonging to no episode (they draw no random
+numbers, so a row's episodes never depend on how long the others took).
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +26,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
 from rlzero.envs import ZeroOutVectorEnv
 from rlzero.envs.streams import row_seeds
@@ -37,8 +41,12 @@ def make_vec_env(
     device: torch.device,
     env_kwargs: dict[str, Any] | None = None,
     members: int = 1,
+    autoreset_mode: AutoresetMode = AutoresetMode.SAME_STEP,
 ) -> VectorEnv:
-    """Build ``members * num_envs`` copies of ``env_id`` that take and return tensors on ``device``."""
+    """Build ``members * num_envs`` copies of ``env_id`` that take and return tensors on ``device``, in
+    ``autoreset_mode`` (``SAME_STEP`` or ``DISABLED``)."""
+    if autoreset_mode not in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
+        raise ValueError(f"autoreset_mode must be SAME_STEP or DISABLED, got {autoreset_mode}")
     env_kwargs = dict(env_kwargs or {})
     try:
         spec = gym.spec(env_id)
@@ -51,25 +59,39 @@ def make_vec_env(
             members * num_envs,
             vectorization_mode="vector_entry_point",
             device=device,
-            autoreset_mode=AutoresetMode.SAME_STEP,
+            autoreset_mode=autoreset_mode,
             validate_actions=False,
             **env_kwargs,
         )
     elif spec.vector_entry_point == CARTPOLE_VECTOR_ENTRY_POINT:
-        env = NumpyVecEnvAdapter(CartPoleMembers(env_id, members, num_envs, env_kwargs), device)
+        env = NumpyVecEnvAdapter(
+            CartPoleMembers(env_id, members, num_envs, env_kwargs, autoreset_mode), device
+        )
     else:
         env = NumpyVecEnvAdapter(
             gym.make_vec(
                 env_id,
                 members * num_envs,
                 vectorization_mode="sync",
-                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                vector_kwargs={"autoreset_mode": autoreset_mode},
                 **env_kwargs,
             ),
             device,
         )
     check_spaces(env_id, env.single_observation_space, env.single_action_space)
     return env
+
+
+def episode_limit(env: VectorEnv) -> int | None:
+    """The step limit of every episode of an env built by :func:`make_vec_env` (None: unlimited)."""
+    inner = env.env if isinstance(env, NumpyVecEnvAdapter) else env
+    if isinstance(inner.unwrapped, ZeroOutVectorEnv):
+        return inner.unwrapped.max_steps
+    if isinstance(inner, CartPoleMembers):
+        limit = inner.env.max_episode_steps
+        return int(limit) if limit is not None else None
+    spec = typing.cast(SyncVectorEnv, inner).envs[0].spec
+    return spec.max_episode_steps if spec is not None else None
 
 
 def reset_seeds(env: VectorEnv, seeds: Sequence[int], num_envs: int) -> list[int]:
@@ -91,20 +113,29 @@ def check_spaces(env_id: str, observation_space: gym.Space, action_space: gym.Sp
 
 
 class NumpyVecEnvAdapter(VectorEnv):
-    """Wraps a numpy ``SAME_STEP`` vector env so it takes and returns tensors on ``device``.
+    """Wraps a numpy ``SAME_STEP`` or ``DISABLED`` vector env so it takes and returns tensors on ``device``.
 
     It also fills ``final_obs`` for every row, as :class:`~rlzero.envs.ZeroOutVectorEnv` does natively.
+    Under ``DISABLED`` it steps only the rows of a ``SyncVectorEnv`` that have not ended since their
+    reset (Gymnasium's refuses to step the others); a row that ended repeats its last observation with
+    reward 0 and its flags until it is reset.
     """
 
     def __init__(self, env: VectorEnv, device: torch.device) -> None:
-        if env.metadata.get("autoreset_mode") != AutoresetMode.SAME_STEP:
-            raise ValueError("NumpyVecEnvAdapter needs a vector env in AutoresetMode.SAME_STEP")
+        self.autoreset_mode = env.metadata.get("autoreset_mode")
+        if self.autoreset_mode not in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
+            raise ValueError("NumpyVecEnvAdapter needs a vector env in AutoresetMode.SAME_STEP or DISABLED")
         self.env, self.device = env, device
         self.num_envs = env.num_envs
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
         self.observation_space, self.action_space = env.observation_space, env.action_space
         self.metadata = env.metadata
+        self.steps_live_rows = self.autoreset_mode is AutoresetMode.DISABLED and isinstance(
+            env, SyncVectorEnv
+        )
+        self.obs: np.ndarray = np.zeros(env.observation_space.shape or (), np.float32)
+        self.ended, self.terminated, self.truncated = (np.zeros(self.num_envs, dtype=bool) for _ in range(3))
 
     def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
         """A copy on ``device``: never a view of an array that this adapter goes on to change."""
@@ -113,18 +144,25 @@ class NumpyVecEnvAdapter(VectorEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
+        mask = (options or {}).get("reset_mask")
         obs, _ = self.env.reset(seed=seed, options=options)
+        self.obs = obs.copy()
+        self.ended[slice(None) if mask is None else mask] = False
         return self._tensor(obs), {}
 
     def step(
         self, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        obs, rewards, terminated, truncated, info = self.env.step(actions.cpu().numpy())
-        done = terminated | truncated
-        final_obs = obs.copy()
-        for i in np.flatnonzero(done):
-            final_obs[i] = info["final_obs"][i]
-        out = {"final_obs": self._tensor(final_obs), "_final_obs": self._tensor(done)}
+        if self.steps_live_rows:
+            obs, rewards, terminated, truncated = self._step_live_rows(actions.cpu().numpy())
+            final_obs = obs
+        else:
+            obs, rewards, terminated, truncated, info = self.env.step(actions.cpu().numpy())
+            final_obs = obs.copy()
+            if "final_obs" in info:
+                for i in np.flatnonzero(terminated | truncated):
+                    final_obs[i] = info["final_obs"][i]
+        out = {"final_obs": self._tensor(final_obs), "_final_obs": self._tensor(terminated | truncated)}
         return (
             self._tensor(obs),
             self._tensor(rewards, torch.float32),
@@ -133,14 +171,22 @@ class NumpyVecEnvAdapter(VectorEnv):
             out,
         )
 
+    def _step_live_rows(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        envs = typing.cast(SyncVectorEnv, self.env).envs
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        for i in np.flatnonzero(~self.ended):
+            self.obs[i], rewards[i], self.terminated[i], self.truncated[i], _ = envs[i].step(actions[i])
+        self.ended |= self.terminated | self.truncated
+        return self.obs, rewards, self.terminated.copy(), self.truncated.copy()
+
     def close(self, **kwargs: Any) -> None:
         self.env.close(**kwargs)
 
 
 class CartPoleMembers(VectorEnv):
     """``members * num_envs`` CartPoles on Gymnasium's numpy-batched ``CartPoleVectorEnv``, in
-    ``SAME_STEP`` autoreset, each member's poles drawn from a generator of its own; numpy in and out,
-    like Gymnasium's vector envs.
+    ``SAME_STEP`` (or ``DISABLED``) autoreset, each member's poles drawn from a generator of its own;
+    numpy in and out, like Gymnasium's vector envs.
 
     One ``CartPoleVectorEnv`` steps every pole at once (the dynamics are elementwise); only the draws
     of new poles are per member, so a member's episodes depend on its own seed alone, as in an env of
@@ -149,12 +195,18 @@ class CartPoleMembers(VectorEnv):
     its new state within the step that ended it, drawn as the env's own reset draws it (uniform in
     ``[low, high]``), and the env forgets it ended. ``info["final_obs"]`` holds every row's state before
     any reset. The env's ``state``, ``steps``, ``prev_done``, ``low`` and ``high`` are read and written
-    for that (gymnasium 1.x).
+    for that (gymnasium 1.x). Under ``DISABLED`` only ``reset`` draws new poles.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
-
-    def __init__(self, env_id: str, members: int, num_envs: int, env_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        members: int,
+        num_envs: int,
+        env_kwargs: dict[str, Any],
+        autoreset_mode: AutoresetMode = AutoresetMode.SAME_STEP,
+    ) -> None:
+        self.metadata = {"autoreset_mode": autoreset_mode}
         # CartPoleVectorEnv: its internals are read and written below.
         self.env: Any = gym.make_vec(
             env_id, members * num_envs, vectorization_mode="vector_entry_point", **env_kwargs
@@ -191,6 +243,10 @@ class CartPoleMembers(VectorEnv):
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         final_obs, rewards, terminated, truncated, _ = self.env.step(np.asarray(actions))
+        if self.metadata["autoreset_mode"] is AutoresetMode.DISABLED:
+            # An ended pole swings on (the batched env's own reset of it draws from the env's
+            # generator, not a member's) until the agent resets every pole.
+            return final_obs, rewards, terminated, truncated, {"final_obs": final_obs}
         ended = (terminated | truncated).reshape(self.members, self.rows)
         for member in np.flatnonzero(ended.any(axis=1)).tolist():
             self._draw(member, self.generators[member], np.flatnonzero(ended[member]))

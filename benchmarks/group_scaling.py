@@ -31,7 +31,7 @@ import torch
 
 from rlzero.agents.device import DEVICE_CHOICES, resolve_device, synchronize
 from rlzero.agents.presets import make_agent
-from rlzero.agents.registry import agent_class
+from rlzero.agents.registry import FROM_SCRATCH, agent_class
 from rlzero.cli import ArgumentParser, UsageError, add_hparams_arg, check_env_id, fail, parse_hparams
 from rlzero.report import command_line, markdown_table, write_results
 from rlzero.system import describe_machine
@@ -52,7 +52,7 @@ def throughput(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="benchmarks/group_scaling.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", nargs="+", default=["dqn", "reinforce"], choices=["dqn", "reinforce"])
+    parser.add_argument("--agents", nargs="+", default=list(FROM_SCRATCH), choices=FROM_SCRATCH)
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1"], help="env ids (default: %(default)s)")
     parser.add_argument("--members", nargs="+", type=int, default=[1, 2, 4, 8, 16, 32, 64])
     add_hparams_arg(parser, "hyperparameters on top of the preset")

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from rlzero.agents.device import DEVICE_CHOICES, resolve_device
-from rlzero.agents.registry import agent_class
+from rlzero.agents.registry import FROM_SCRATCH, agent_class
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
@@ -97,7 +97,7 @@ def run_groups(trial: Trial, size: int, threads: int, workers: int) -> tuple[lis
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="benchmarks/groups.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", nargs="+", default=["dqn", "reinforce"], choices=["dqn", "reinforce"])
+    parser.add_argument("--agents", nargs="+", default=list(FROM_SCRATCH), choices=FROM_SCRATCH)
     parser.add_argument("--envs", nargs="+", default=["ZeroOut-v0"], help="env ids (default: %(default)s)")
     parser.add_argument("--seeds", nargs="+", type=seed_range, default=[list(range(32))], help="e.g. 0-31")
     parser.add_argument(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rlzero.agents.presets import ZEROOUT_IDS
-from rlzero.agents.registry import AGENTS, is_sb3
+from rlzero.agents.registry import AGENTS, FROM_SCRATCH, is_sb3
 from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, flatten_seeds, seed_range
 from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.metrics import criterion
@@ -39,7 +39,7 @@ ENVS = (*ZEROOUT_IDS, "CartPole-v1")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="benchmarks/seeds.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", nargs="+", default=["dqn", "reinforce"], choices=list(AGENTS))
+    parser.add_argument("--agents", nargs="+", default=list(FROM_SCRATCH), choices=list(AGENTS))
     parser.add_argument("--envs", nargs="+", default=list(ENVS), help="env ids (default: %(default)s)")
     parser.add_argument(
         "--seeds", nargs="+", type=seed_range, default=[list(range(10, 20))], help="e.g. 10-19"

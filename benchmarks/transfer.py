@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import AGENTS, agent_class, is_sb3
+from rlzero.agents.registry import AGENTS, FROM_SCRATCH, agent_class, is_sb3
 from rlzero.agents.transfer import STRATEGIES
 from rlzero.cli import ArgumentParser, UsageError, fail, flatten_seeds, seed_range
 from rlzero.experiment import Trial, run, seed_results
@@ -110,7 +110,7 @@ def table_rows(agent: str, target: str, cells: dict[str, list[Any]]) -> list[lis
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="benchmarks/transfer.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", nargs="+", default=["dqn", "reinforce"], choices=list(AGENTS))
+    parser.add_argument("--agents", nargs="+", default=list(FROM_SCRATCH), choices=list(AGENTS))
     parser.add_argument("--targets", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
     parser.add_argument("--lr-scales", nargs="+", type=float, default=[1.0], help="fine-tuning lr multiples")

@@ -28,7 +28,7 @@ import torch
 
 from rlzero.agents.device import DEVICE_CHOICES
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import AGENTS, agent_class, is_sb3
+from rlzero.agents.registry import AGENTS, FROM_SCRATCH, agent_class, is_sb3
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
@@ -81,7 +81,7 @@ def build_parser() -> ArgumentParser:
         default=None,
         metavar="S",
         help="train one independent agent per seed, all as one group in this process: seeds or "
-        "ranges, e.g. 0-31 (dqn and reinforce)",
+        "ranges, e.g. 0-31 (our agents: " + ", ".join(FROM_SCRATCH) + ")",
     )
     parser.add_argument(
         "--sweep",

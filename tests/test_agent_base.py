@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import rlzero  # noqa: F401
-from rlzero.agents import DQN, Reinforce
+from rlzero.agents import DQN, PPO, Reinforce
 from rlzero.agents.base import Agent, EpisodeStats
 from rlzero.agents.registry import agent_class
 from rlzero.agents.vec_env import make_vec_env
@@ -17,7 +17,7 @@ from rlzero.callbacks import EvalCallback
 from rlzero.envs.streams import row_seeds
 
 DQN_TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 10_000}
-REINFORCE_TINY = {"num_envs": 32}
+PPO_TINY = {"num_envs": 32, "rollout_steps": 16}
 
 
 # ---------------------------------------------------------------- episode statistics
@@ -113,10 +113,10 @@ def test_dqn_learn_with_reset_num_timesteps_restarts_the_schedules_not_the_knowl
     assert seeds == [row_seeds(0, 16), None]
 
 
-def test_second_reinforce_learn_continues_where_the_first_stopped() -> None:
-    agent = Reinforce("ZeroOut-v0", seed=0, device="cpu", **REINFORCE_TINY)
+def test_second_ppo_learn_continues_where_the_first_stopped() -> None:
+    agent = PPO("ZeroOut-v0", seed=0, device="cpu", **PPO_TINY)
     seeds = record_resets(agent)
-    agent.learn(2_000)
+    agent.learn(2_048)
     steps = agent.num_timesteps
     rates: list[float] = []
     real_update = agent._update
@@ -127,15 +127,23 @@ def test_second_reinforce_learn_continues_where_the_first_stopped() -> None:
         return scalars
 
     agent._update = update  # type: ignore[method-assign]
-    agent.learn(2_000, reset_num_timesteps=False)
-    assert agent.num_timesteps >= steps + 2_000
-    assert seeds == [
-        row_seeds(0, 32)
-    ]  # reset once, seeded: every rollout goes on from where the last stopped
+    agent.learn(2_048, reset_num_timesteps=False)
+    assert agent.num_timesteps == steps + 2_048
+    assert seeds == [row_seeds(0, 32)]  # reset once, seeded: each rollout goes on from where the last stopped
     # The learning rate decays over the combined budget (SB3's progress: steps / total): the second
     # call starts about halfway down, never at the initial rate, and keeps decaying.
     assert rates[0] < 0.6 * agent.config.learning_rate
     assert rates == sorted(rates, reverse=True) and rates[-1] < rates[0]
+
+
+def test_reinforce_plays_every_batch_from_fresh_episodes_seeded_once() -> None:
+    agent = Reinforce("ZeroOut-v0", seed=0, device="cpu", num_envs=32)
+    seeds = record_resets(agent)
+    agent.learn(3_000)
+    batches = len(seeds)
+    assert seeds[0] == row_seeds(0, 32) and seeds[1:] == [None] * (batches - 1) and batches > 2
+    agent.learn(1_000, reset_num_timesteps=False)
+    assert seeds[batches:] and all(seed is None for seed in seeds[batches:])
 
 
 # ---------------------------------------------------------------- predict
@@ -146,7 +154,7 @@ DEVICES = [
 
 
 @pytest.mark.parametrize("agent_device", DEVICES)
-@pytest.mark.parametrize("agent_class", [DQN, Reinforce])
+@pytest.mark.parametrize("agent_class", [DQN, Reinforce, PPO])
 def test_predict_answers_on_the_input_device(agent_class: type[Agent], agent_device: str) -> None:
     agent = agent_class("ZeroOut-v0", seed=0, device=agent_device, num_envs=4)
     obs = np.random.default_rng(0).integers(0, 10, size=(5, 10))

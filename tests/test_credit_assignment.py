@@ -8,6 +8,8 @@ ZeroOut id a right pick pays at once, which a bandit learns as well as anyone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 import rlzero
@@ -26,7 +28,8 @@ def final_scores(agent: str, overrides: dict[str, float]) -> list[float]:
     return [result.mean_normalized_return for result in evaluate_members(group, FEWEST)]
 
 
-@pytest.mark.parametrize("agent", ["dqn", "reinforce"])
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["dqn", "reinforce", "ppo"])
 def test_fewest_steps_needs_the_discount(agent: str) -> None:
     """The myopic agent has no signal (every pick pays -1), so its policy only drifts: on a seed it may
     drift onto the optimum by chance, hence several seeds and their mean."""
@@ -39,11 +42,12 @@ class StopAt(Callback):
     def __init__(self, steps: int) -> None:
         self.steps = steps
 
-    def on_step(self, env_steps: int, metrics: object) -> bool:
-        return env_steps < self.steps
+    def on_step(self, env_steps: Sequence[int], metrics: object) -> bool:
+        return min(env_steps) < self.steps
 
 
-@pytest.mark.parametrize(("agent", "steps"), [("dqn", 20_000), ("reinforce", 25_000)])
+@pytest.mark.slow
+@pytest.mark.parametrize(("agent", "steps"), [("dqn", 20_000), ("reinforce", 25_000), ("ppo", 15_000)])
 def test_cartpole_preset_learns_to_balance(agent: str, steps: int) -> None:
     """The first ``steps`` of the preset's run (its schedules set by the whole budget) balance far
     longer than chance: random play lasts about 22 steps, always pushing one way about 9. The full

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from rlzero import train
-from rlzero.agents import DQN, Reinforce, load_agent
+from rlzero.agents import DQN, PPO, Reinforce, load_agent
 from rlzero.agents.base import Agent
 from rlzero.agents.networks import member_state_dict
 from rlzero.evaluation import evaluate
@@ -31,8 +31,9 @@ SMALL: dict[str, dict[str, Any]] = {
         "max_grad_norm": 0.1,
     },
     "reinforce": {"num_envs": 32},
+    "ppo": {"num_envs": 32, "rollout_steps": 16},
 }
-AGENTS = {"dqn": DQN, "reinforce": Reinforce}
+AGENTS = {"dqn": DQN, "reinforce": Reinforce, "ppo": PPO}
 
 
 def run_group(agent: str, env_id: str, seeds: list[int], members: list[dict[str, Any]] | None = None) -> Any:
@@ -62,7 +63,7 @@ def assert_same_weights(a: dict[str, dict[str, torch.Tensor]], b: dict[str, dict
             assert torch.equal(a[name][key], b[name][key]), (name, key)
 
 
-@pytest.mark.parametrize("agent", ["dqn", "reinforce"])
+@pytest.mark.parametrize("agent", list(AGENTS))
 @pytest.mark.parametrize(
     ("env_id", "net_arch"), [("ZeroOut-v0", "mlp"), ("ZeroOut-v0", "slot"), ("CartPole-v1", "mlp")]
 )
@@ -92,7 +93,7 @@ def test_members_do_not_depend_on_the_rest_of_their_group(agent: str, env_id: st
     assert not torch.equal(weights(reference, 0)[net]["head.bias"], weights(reference, 1)[net]["head.bias"])
 
 
-@pytest.mark.parametrize("agent", ["dqn", "reinforce"])
+@pytest.mark.parametrize("agent", list(AGENTS))
 def test_member_curves_match_across_groups_and_checkpoints_load_as_single_agents(
     agent: str, tmp_path: Path
 ) -> None:
@@ -131,7 +132,7 @@ def test_member_curves_match_across_groups_and_checkpoints_load_as_single_agents
     assert json.loads((tmp_path / "group" / "group.json").read_text())["seeds"] == [3, 4]
 
 
-@pytest.mark.parametrize("agent", ["dqn", "reinforce"])
+@pytest.mark.parametrize("agent", list(AGENTS))
 @pytest.mark.parametrize("net_arch", ["mlp", "slot"])
 def test_each_seed_and_network_starts_from_weights_of_its_own(agent: str, net_arch: str) -> None:
     """Seeds that agree in their low 32 bits, or in none, and an agent's networks all differ at init."""
@@ -140,7 +141,7 @@ def test_each_seed_and_network_starts_from_weights_of_its_own(agent: str, net_ar
     for weights in firsts.values():
         members = [member.flatten() for member in weights]
         assert all(not torch.equal(a, b) for i, a in enumerate(members) for b in members[i + 1 :])
-    if agent == "reinforce":
+    if agent != "dqn":
         assert not torch.equal(firsts["policy"], firsts["value"])
 
 

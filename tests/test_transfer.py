@@ -22,6 +22,7 @@ from rlzero.agents.base import Agent
 from rlzero.agents.checkpoint import CheckpointError, load_checkpoint
 from rlzero.agents.dqn import DQN
 from rlzero.agents.networks import member_state_dict
+from rlzero.agents.ppo import PPO
 from rlzero.agents.presets import preset_for
 from rlzero.agents.reinforce import Reinforce
 from rlzero.agents.transfer import STRATEGIES, transfer
@@ -40,6 +41,7 @@ SMALL: dict[type[Agent], dict[str, Any]] = {
         "buffer_size": 4_096,
     },
     Reinforce: {"num_envs": 32, "hidden_sizes": (16,)},
+    PPO: {"num_envs": 32, "rollout_steps": 16, "hidden_sizes": (16,)},
 }
 FINETUNE_STEPS = 2_048
 HEAD = ["head.weight", "head.bias"]
@@ -100,7 +102,7 @@ def param_names(net: torch.nn.Module) -> list[str]:
 
 
 # ---------------------------------------------------------------- the three strategies
-@pytest.fixture(scope="module", params=[DQN, Reinforce], ids=["dqn", "reinforce"])
+@pytest.fixture(scope="module", params=[DQN, Reinforce, PPO], ids=["dqn", "reinforce", "ppo"])
 def source(request: pytest.FixtureRequest) -> tuple[type[Agent], StateDicts]:
     return request.param, perturbed_source(request.param)
 
@@ -208,7 +210,7 @@ def test_unknown_strategy_and_missing_network(ten_slot_mlp: StateDicts) -> None:
 
 
 # ---------------------------------------------------------------- the size-agnostic network
-@pytest.mark.parametrize("agent_class", [DQN, Reinforce], ids=["dqn", "reinforce"])
+@pytest.mark.parametrize("agent_class", [DQN, Reinforce, PPO], ids=["dqn", "reinforce", "ppo"])
 def test_slot_network_moves_from_10_to_20_slots(agent_class: type[Agent]) -> None:
     src = perturbed_source(agent_class, "ZeroOut-v0", net_arch="slot")
     agent = make(agent_class, "ZeroOutLarge-v0", net_arch="slot")
