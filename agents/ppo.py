@@ -34,6 +34,7 @@ from torch import nn
 
 from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.distributions import entropy, log_softmax, sample_categorical
+from rlzero.agents.memory import check_fits
 from rlzero.agents.networks import build_network
 from rlzero.agents.optim import GroupAdam, clip_grad_norm
 from rlzero.agents.returns import gae_advantages
@@ -192,6 +193,9 @@ class PPO(Agent):
         self.ent_coef, self.vf_coef = self.hparam("ent_coef"), self.hparam("vf_coef")
         self.max_grad_norm, self.target_kl = self.hparam("max_grad_norm"), self.hparam("target_kl")
         self.stops_early = any(c.target_kl > 0 for c in self.member_configs)
+        steps = self.n_members * cfg.rollout_steps * cfg.num_envs  # a rollout's rows, kept for its epochs
+        what = f"rollouts of {self.n_members} member(s) x {cfg.rollout_steps} steps x {cfg.num_envs} envs"
+        check_fits(steps * (2 * space.shape[0] * 8 + 64), what, self.device)
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -205,6 +209,16 @@ class PPO(Agent):
             out = self.actor_critic(obs)
             return out[..., :-1], out[..., -1]
         return self.policy(obs), self.value(obs).sum(dim=2)
+
+    @torch.no_grad()
+    def policy_probabilities(self, obs: torch.Tensor) -> torch.Tensor:
+        """pi(a|s) of every action, ``(members, batch, n_actions)``."""
+        return log_softmax(self.logits_and_values(obs)[0]).exp()
+
+    @torch.no_grad()
+    def state_values(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(s), ``(members, batch)``."""
+        return self.logits_and_values(obs)[1]
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         logits = self.actor_critic(obs)[..., :-1] if self.config.shared_network else self.policy(obs)

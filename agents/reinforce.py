@@ -41,6 +41,7 @@ from torch import nn
 
 from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.distributions import entropy, log_softmax, sample_categorical
+from rlzero.agents.memory import check_fits
 from rlzero.agents.networks import build_network
 from rlzero.agents.optim import GroupAdam, clip_grad_norm
 from rlzero.agents.returns import reward_to_go
@@ -120,6 +121,9 @@ class Reinforce(Agent):
                 f"REINFORCE plays whole episodes: {self.env_id} needs a step limit (max_episode_steps)"
             )
         self.limit = limit
+        steps = self.n_members * limit * cfg.num_envs  # a batch's rows, up to the step limit
+        what = f"batches of {self.n_members} member(s) x {cfg.num_envs} episodes of up to {limit} steps"
+        check_fits(steps * (2 * self.observation_space.shape[0] * 8 + 32), what, self.device)
         space, n_actions = self.observation_space, self.n_actions
         shape = (cfg.net_arch, space, n_actions, cfg.hidden_sizes)
         self.policy = build_network(*shape, seeds=self.init_seeds(0), activation=cfg.activation)
@@ -146,6 +150,16 @@ class Reinforce(Agent):
 
     def _baseline(self, obs: torch.Tensor) -> torch.Tensor:
         return self.value(obs).sum(dim=2)
+
+    @torch.no_grad()
+    def policy_probabilities(self, obs: torch.Tensor) -> torch.Tensor:
+        """pi(a|s) of every action, ``(members, batch, n_actions)``."""
+        return log_softmax(self.policy(obs)).exp()
+
+    @torch.no_grad()
+    def state_values(self, obs: torch.Tensor) -> torch.Tensor | None:
+        """The baseline b(s), ``(members, batch)``; None without one."""
+        return self._baseline(obs) if self.config.baseline else None
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         logits = self.policy(obs)
@@ -217,9 +231,12 @@ class Reinforce(Agent):
         steps = live.sum(dim=(1, 2)).clamp(min=1.0)  # counts: exact in any order
 
         def total(x: torch.Tensor) -> torch.Tensor:
-            """Per member, the sum of ``x`` over the batch's live steps, chunk by chunk."""
-            sums = [(x[:, c] * live[:, c]).sum(dim=(1, 2)) for c in chunks]
-            return torch.stack(sums).sum(dim=0) if len(sums) > 1 else sums[0]
+            """Per member, the sum of ``x`` over the batch's live steps, added up chunk after chunk (one
+            reduction of all the chunks' sums would group them by their number, and round so)."""
+            acc = torch.zeros_like(steps)
+            for c in chunks:
+                acc = acc + (x[:, c] * live[:, c]).sum(dim=(1, 2))
+            return acc
 
         rewards = batch.rewards * self.reward_scale
         values = torch.zeros_like(rewards)

@@ -93,6 +93,17 @@ def test_members_do_not_depend_on_the_rest_of_their_group(agent: str, env_id: st
     assert not torch.equal(weights(reference, 0)[net]["head.bias"], weights(reference, 1)[net]["head.bias"])
 
 
+def test_reinforce_members_whose_batches_differ_in_length_equal_their_runs_alone() -> None:
+    """Batches of whole episodes: a group plays until its longest episode ends, so each member's update
+    runs over more chunks than alone (2 steps of 512 envs a chunk here), all past its own episodes."""
+    config = {"device": "cpu", "num_envs": 512, "hidden_sizes": (16,), "normalize_advantage": True}
+    group = Reinforce("CartPole-v1", seed=[0, 1, 7], **config).learn(30_000)
+    for member, seed in enumerate((0, 1, 7)):
+        alone = Reinforce("CartPole-v1", seed=seed, **config).learn(30_000)
+        assert alone.num_timesteps == group.member_timesteps[member]
+        assert_same_weights(weights(alone, 0), weights(group, member))
+
+
 @pytest.mark.parametrize("agent", list(AGENTS))
 def test_member_curves_match_across_groups_and_checkpoints_load_as_single_agents(
     agent: str, tmp_path: Path
