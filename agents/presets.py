@@ -4,8 +4,13 @@
 their agent and env id; ``--set`` overrides single values and ``--total-timesteps`` the budget, and each
 run's ``config.json`` records the preset used (its key and values) and the overrides. An env id without
 an entry of its own gets the agent's ``"default"`` entry: the fallback for any other env with a flat Box
-observation and a Discrete action. An agent without a table at all runs on its dataclass defaults and
-its class's ``default_timesteps``.
+observation and a Discrete action. An agent without a table at all runs on its dataclass defaults for
+:data:`DEFAULT_BUDGET` env steps.
+
+The SB3 agents (``sb3-dqn``, ``sb3-ppo``, ``sb3-a2c``) run as SB3's users run them: with rl-zoo3's tuned
+hyperparameters and budget where rl-zoo3 has an entry for the env (read from the installed ``rl_zoo3``
+package; the ZeroOut ids' entries ship here, in ``zoo/``, and serve ``-conf rlzero.zoo.ppo`` too), and
+with SB3's library defaults elsewhere (:func:`zoo_preset`).
 
 Constructing an agent in Python (``DQN("CartPole-v1")``) uses the dataclass defaults, as SB3's classes do;
 :func:`make_agent` builds one from its preset, as the CLIs do.
@@ -14,13 +19,18 @@ Constructing an agent in Python (``DQN("CartPole-v1")``) uses the dataclass defa
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
+import importlib.util
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from rlzero.agents.registry import agent_class
 
 FALLBACK = "default"
 """The key of the entry an env id without its own entry gets."""
+DEFAULT_BUDGET = 100_000
+"""Env steps of an agent that has no table here."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +74,7 @@ _DQN_ZEROOUT_IMMEDIATE: dict[str, Any] = {**_DQN_ZEROOUT, "gamma": 0.8}
 # (with rl-zoo3's settings it reached 500 and fell back). Batches of 512 (replay ratio 16, twice
 # SB3's DQN) average out the gradient noise that tipped a greedy policy off 500 after solving: with
 # them more seeds stay solved and end at 500, and solve sooner, at the price of twice the arithmetic
-# per env step (measured against 256 in benchmarks/README.md).
+# per env step (the runs: git log -- agents/presets.py).
 _DQN_CLASSIC_CONTROL: dict[str, Any] = {
     "num_envs": 32,
     "batch_size": 512,
@@ -102,14 +112,15 @@ _REINFORCE_CLASSIC_CONTROL: dict[str, Any] = {
     "anneal_lr": True,
 }
 
-# PPO on ZeroOut: the slot network, short rollouts of 64 boards x 16 steps, four epochs of four
-# minibatches.
+# PPO on ZeroOut: the slot network, short rollouts of 64 boards x 16 steps, CleanRL's four epochs of
+# four minibatches, and a step size of 0.003: at 0.01 it solved as fast, but once solved its greedy
+# policy still looped on a board now and then (InOrder most of all) where at 0.003 it never did.
 _PPO_ZEROOUT: dict[str, Any] = {
     "net_arch": "slot",
     "hidden_sizes": (16,),
     "num_envs": 64,
     "rollout_steps": 16,
-    "learning_rate": 0.01,
+    "learning_rate": 0.003,
     "ent_coef": 0.001,
 }
 
@@ -158,19 +169,78 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "CartPole-v1": Preset(200_000, _PPO_CLASSIC_CONTROL),
         FALLBACK: Preset(200_000, _PPO_CLASSIC_CONTROL),
     },
-    # SB3's baselines keep SB3's own defaults; only the budget is set here.
+    # SB3's baselines where rl-zoo3 has no entry for the env: SB3's own defaults, a budget of 100k.
     "sb3-dqn": {FALLBACK: Preset(100_000)},
     "sb3-ppo": {FALLBACK: Preset(100_000)},
     "sb3-a2c": {FALLBACK: Preset(100_000)},
 }
 """Agent name -> env id (or ``"default"``) -> preset."""
 
+ZOO_ALGOS = {"sb3-dqn": "dqn", "sb3-ppo": "ppo", "sb3-a2c": "a2c"}
+"""The SB3 agents and the name of their rl-zoo3 hyperparameter file."""
+ZOO_DIR = Path(__file__).with_name("zoo")
+"""rl-zoo3 hyperparameter files for the ZeroOut ids, one per algorithm."""
+ZOO_RENAMED = {"n_envs": "num_envs"}
+ZOO_OWN_KEYS = {"n_timesteps", "policy"}
+"""Keys of an rl-zoo3 entry that rl-zoo3 applies itself rather than pass to SB3's constructor: the ones
+the adapter takes (renamed, or as the budget; ``policy`` must be ``MlpPolicy``)."""
+ZOO_UNSUPPORTED = {
+    "normalize",
+    "normalize_kwargs",
+    "frame_stack",
+    "env_wrapper",
+    "vec_env_wrapper",
+    "callback",
+}
+"""rl-zoo3 keys the SB3 adapter does not apply: an entry with one is refused rather than run otherwise."""
+
+
+def zoo_file(algo: str, env_id: str) -> Path:
+    """The rl-zoo3 hyperparameter file of ``algo`` that holds ``env_id``'s entry, if any: rlzero's for the
+    ZeroOut ids, the installed ``rl_zoo3``'s for the rest (where rl-zoo3 is not installed, a path that
+    does not exist)."""
+    if env_id.startswith("ZeroOut"):
+        return ZOO_DIR / f"{algo}.yml"
+    spec = importlib.util.find_spec("rl_zoo3")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("rl_zoo3-not-installed") / f"{algo}.yml"
+    return Path(spec.submodule_search_locations[0]) / "hyperparams" / f"{algo}.yml"
+
+
+def zoo_preset(agent: str, env_id: str) -> tuple[str, Preset] | None:
+    """The preset of an SB3 agent from rl-zoo3's entry for ``env_id`` (None where there is none), and its
+    key: the file it came from. String values rl-zoo3 evaluates (``lin_0.001`` schedules,
+    ``policy_kwargs``) stay strings here, so configs and checkpoints stay plain data; the adapter
+    evaluates them (:func:`rlzero.agents.sb3.sb3_kwargs`)."""
+    import yaml
+
+    path = zoo_file(ZOO_ALGOS[agent], env_id)
+    if not path.is_file():
+        return None
+    entry = yaml.safe_load(path.read_text()).get(env_id)
+    if entry is None:
+        return None
+    unsupported = sorted(ZOO_UNSUPPORTED & set(entry))
+    if unsupported or entry.get("policy", "MlpPolicy") != "MlpPolicy":
+        what = ", ".join(unsupported) or f"policy {entry['policy']}"
+        raise ValueError(
+            f"rl-zoo3's {agent} entry for {env_id} needs {what}, which the SB3 adapter does not apply"
+        )
+    hparams = {ZOO_RENAMED.get(k, k): v for k, v in entry.items() if k not in ZOO_OWN_KEYS}
+    source = "rlzero" if path.parent == ZOO_DIR else f"rl-zoo3 {importlib.metadata.version('rl_zoo3')}"
+    return f"{source}: {path.name} {env_id}", Preset(int(entry["n_timesteps"]), hparams)
+
 
 def preset_for(agent: str, env_id: str) -> tuple[str, Preset]:
     """The preset ``agent`` runs with on ``env_id``, and the key it was found under."""
+    if agent in ZOO_ALGOS:
+        found = zoo_preset(agent, env_id)
+        if found is not None:
+            return found
     table = PRESETS.get(agent)
     if table is None:
-        return FALLBACK, Preset(int(agent_class(agent).default_timesteps))
+        agent_class(agent)  # an unknown name is a ValueError listing the known ones
+        return FALLBACK, Preset(DEFAULT_BUDGET)
     key = env_id if env_id in table else FALLBACK
     return key, table[key]
 

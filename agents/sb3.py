@@ -4,9 +4,12 @@ The adapter runs SB3 as SB3 runs itself (its ``DummyVecEnv`` with ``Monitor``, i
 only translates at the edges: our callbacks see SB3's progress with the same CleanRL tags as our
 agents, and ``rlzero.evaluate`` scores both the same way.
 
-Hyperparameters are SB3's defaults, with one documented exception: ``num_envs`` defaults to 8 for
-A2C (its n_steps=5 rollouts are meant to be batched over envs, as rl-zoo3 does for classic control)
-and to 1 for DQN and PPO.
+Hyperparameters are SB3's keyword arguments, as rl-zoo3's files give them (the CLIs start from rl-zoo3's
+tuned entry where it has one, see :mod:`rlzero.agents.presets`): ``num_envs`` is rl-zoo3's ``n_envs``,
+a ``lin_<value>`` learning rate or clip range decays linearly to 0 over the budget, and ``policy_kwargs``
+may be rl-zoo3's string (``"dict(net_arch=[256, 256])"``). Without a value, ``num_envs`` is 8 for A2C
+(its n_steps=5 rollouts are meant to be batched over envs, as rl-zoo3 does for classic control) and 1
+for DQN and PPO.
 
 Checkpoints are SB3's own ``.zip`` with an extra ``rlzero.json`` entry (env id, kwargs, seed,
 hyperparameters). Loading rebuilds the model from that JSON and reads the weights with SB3's
@@ -17,6 +20,7 @@ unpickle the cloudpickled entries of the zip, which is how arbitrary code gets r
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import time
 import typing
@@ -33,11 +37,14 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.type_aliases import TrainFreq
+from stable_baselines3.common.utils import LinearSchedule
+from torch import nn
 
 from rlzero.agents import registry
 from rlzero.agents.callbacks import Callback
-from rlzero.agents.checkpoint import CheckpointError, atomic_path
+from rlzero.agents.checkpoint import CheckpointError, check_agent, check_metadata
 from rlzero.agents.device import resolve_device
+from rlzero.agents.files import atomic_path
 from rlzero.envs import normalized_return
 
 METADATA_ENTRY = "rlzero.json"
@@ -110,6 +117,33 @@ class _Bridge(BaseCallback):
         self.rl_callback.on_training_end()
 
 
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+"""SB3 hyperparameters that rl-zoo3 may give as a ``lin_<value>`` schedule."""
+
+
+def sb3_kwargs(hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """SB3 constructor arguments from rl-zoo3-style values, evaluated as rl-zoo3 evaluates them: a
+    ``lin_<value>`` schedule becomes SB3's linear schedule from ``value`` to 0, a ``policy_kwargs`` string
+    a dict (evaluated with ``dict`` and ``torch.nn`` as its only names), a ``train_freq`` list a tuple."""
+    kwargs = dict(hparams)
+    for name in SCHEDULED:
+        value = kwargs.get(name)
+        if isinstance(value, str):
+            kind, _, start = value.partition("_")
+            if kind != "lin":
+                raise ValueError(f"{name}: only lin_<value> schedules are known, got {value!r}")
+            kwargs[name] = LinearSchedule(float(start), 0.0, 1.0)
+    if isinstance(kwargs.get("policy_kwargs"), str):
+        text = kwargs["policy_kwargs"]
+        try:
+            kwargs["policy_kwargs"] = eval(text, {"__builtins__": {}}, {"dict": dict, "nn": nn})
+        except Exception as exc:
+            raise ValueError(f"policy_kwargs: cannot read {text!r} ({exc})") from None
+    if isinstance(kwargs.get("train_freq"), list):
+        kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    return kwargs
+
+
 POSITIVE_COUNTS = ("n_steps", "batch_size", "n_epochs", "train_freq", "buffer_size", "target_update_interval")
 """SB3 hyperparameters that are counts of at least 1: SB3 checks some only once learning starts (a
 traceback mid-run), others never."""
@@ -121,7 +155,6 @@ class SB3Agent:
     name: ClassVar[str]
     algo_class: ClassVar[type[BaseAlgorithm]]
     default_num_envs: ClassVar[int] = 1
-    default_timesteps: ClassVar[int] = 100_000
 
     def __init__(
         self,
@@ -148,7 +181,12 @@ class SB3Agent:
         )
         try:
             self.model = self.algo_class(
-                "MlpPolicy", self.env, seed=self.seed, device=self.device, verbose=0, **self.hparams
+                "MlpPolicy",
+                self.env,
+                seed=self.seed,
+                device=self.device,
+                verbose=0,
+                **sb3_kwargs(self.hparams),
             )
         except (TypeError, AssertionError) as exc:  # an unknown keyword; a value SB3 asserts against
             raise ValueError(f"{self.name}: {exc}") from None
@@ -185,7 +223,7 @@ class SB3Agent:
 
     def init_from(self, path: str | Path) -> None:
         """Start from the weights of a checkpoint saved by the same kind of agent."""
-        self.read_metadata(path)
+        check_agent(self.read_metadata(path), self.name, path)
         try:
             self.model.set_parameters(str(path), exact_match=True, device=self.device)
         except Exception as exc:
@@ -222,22 +260,27 @@ class SB3Agent:
         }
 
     def save(self, path: str | Path) -> Path:
-        """SB3's zip plus ``rlzero.json``, written to a temp file and renamed into place."""
+        """SB3's zip plus ``rlzero.json``, built in memory, then written to a temp file (not named
+        ``*.zip``) and renamed into place."""
         path = Path(path).with_suffix(".zip")
-        with atomic_path(path, suffix=".zip") as tmp:
-            self.model.save(tmp)
-            with zipfile.ZipFile(tmp, "a") as archive:
-                archive.writestr(METADATA_ENTRY, json.dumps(self.metadata()))
+        buffer = io.BytesIO()
+        self.model.save(buffer)
+        with zipfile.ZipFile(buffer, "a") as archive:
+            archive.writestr(METADATA_ENTRY, json.dumps(self.metadata()))
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(buffer.getvalue())
         return path
 
     @classmethod
     def read_metadata(cls, path: str | Path) -> dict[str, Any]:
-        """The ``rlzero.json`` entry of a zip saved by :meth:`save` (plain JSON, nothing unpickled)."""
+        """The ``rlzero.json`` entry of a zip saved by :meth:`save` (plain JSON, nothing unpickled),
+        checked to hold every field a checkpoint's metadata has."""
         try:
             with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read(METADATA_ENTRY))
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+                metadata = json.loads(archive.read(METADATA_ENTRY))
+        except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CheckpointError(f"{path} is not an rlzero SB3 checkpoint ({exc})") from None
+        return check_metadata(metadata, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "auto") -> SB3Agent:

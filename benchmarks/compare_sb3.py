@@ -1,44 +1,42 @@
-"""Our agents against Stable-Baselines3's, side by side: same envs, budgets, seeds, protocol and machine.
+"""Our agents against Stable-Baselines3's, tuned against tuned: same envs, seeds, protocol and machine.
 
 Every cell (agent, env) runs ``--seeds`` seeds as :func:`rlzero.experiment.run` trials, each agent on its
-preset (``rlzero.agents.presets``: SB3's own defaults for the SB3 agents) with the env's budget
-(:data:`BUDGETS`) and an evaluation every :data:`EVALUATIONS`-th of it (100 deterministic episodes on
-fresh seeds, training seconds recorded without the evaluation time). ``dqn-rr8`` is our DQN at SB3 DQN's
-replay ratio (8 gradient samples per env step, against its presets' some 2 on ZeroOut and 16 on
-CartPole-v1), so that its speed can be read at equal work per env step. Trials run interleaved (env, then
-seed, then agent), one torch thread each (``--threads``), through :func:`rlzero.trials.run_trials` (a
-local pool of one process per CPU by default, or Ray); ``--resume`` keeps the trials already in
-``<out>/trials.jsonl``. With ``--groups`` each of our agents trains an env's seeds as one group (one
-trial, first in its env; every member as it would train alone, see :mod:`rlzero.agents.base`), as SB3
-cannot: then our members' seconds are the group's clock, the time all of them took to get there.
+preset (``rlzero.agents.presets``): ours on theirs, SB3's on rl-zoo3's tuned hyperparameters and budget
+(read from the installed ``rl_zoo3``, and from rlzero's rl-zoo3 files on the ZeroOut ids). Each trial is
+evaluated every :data:`EVALUATIONS`-th of its budget (100 deterministic episodes on fresh seeds,
+training seconds recorded without the evaluation time); ``--budget ENV=STEPS`` gives every agent the same
+budget instead. Trials run interleaved (env, then seed, then agent), one torch thread each
+(``--threads``), through :func:`rlzero.trials.run_trials` (a local pool of one process per CPU by default,
+or Ray); ``--resume`` keeps the trials already in ``<out>/trials.jsonl``. With ``--groups`` each of our
+agents trains an env's seeds as one group (one trial; every member as it would train alone, see
+:mod:`rlzero.agents.base`): then our members' seconds are the group's clock, the time all of them took.
 
 Per cell the report gives the final score's interquartile mean with its 95% bootstrap interval, the
 seeds that solved, stayed solved and ended solved, the medians of env steps and training seconds to
 solved, env-steps/s and the replay ratio; per env the ratios ours / SB3 (env-steps/s against the same
 family, seconds to solved against each baseline), the probability that ours beats SB3's best on the
-final score, and performance profiles. It writes ``compare_sb3.json`` (every trial's record),
-``compare_sb3.md`` and three PNGs per env to ``--out``; it measures and never asserts.
+final score, a verdict (does one of ours stay solved on as many seeds as SB3's best, and reach solved
+sooner than SB3's fastest among those?) and performance profiles. It writes ``compare_sb3.json``
+(every trial's record), ``compare_sb3.md`` and three PNGs per env to ``--out``; it measures and never
+asserts.
 
-    python benchmarks/compare_sb3.py                        # the full run (see benchmarks/README.md)
+    python benchmarks/compare_sb3.py --workers 2           # the full run (see benchmarks/README.md)
     python benchmarks/compare_sb3.py --quick --out /tmp/c   # the pipeline on a tiny budget
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
-import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlzero.agents.dqn import DQNConfig
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import AGENTS, is_sb3
+from rlzero.agents.registry import FROM_SCRATCH, is_sb3
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
@@ -53,6 +51,7 @@ from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves, plot_profiles
 from rlzero.report import (
+    cell_row,
     cell_summary,
     command_line,
     device_label,
@@ -60,9 +59,10 @@ from rlzero.report import (
     markdown_table,
     num,
     ratio,
-    steps,
+    run_line,
     times,
     with_interval,
+    write_report,
 )
 from rlzero.stats import performance_profile
 from rlzero.system import describe_machine, machine_info, package_versions
@@ -76,43 +76,24 @@ ENVS = (
     "ZeroOutFewestSteps-v0",
     "CartPole-v1",
 )
-BUDGETS: dict[str, int] = dict.fromkeys(ENVS, 200_000)
-"""Env steps per trial, the same for every agent on an env (``--budget ENV=STEPS`` overrides): our
-DQN's preset budget on every env, and REINFORCE's on CartPole-v1 (on ZeroOut its presets are made for
-100k; its schedules follow the budget)."""
 EVALUATIONS = 20
-SB3_DQN_REPLAY_RATIO = 8
-"""SB3 DQN's default: a batch of 32 every 4 env steps."""
-
-
-def at_sb3_replay_ratio(env_id: str) -> dict[str, Any]:
-    """Our DQN's gradient steps per iteration (at least one, with a smaller batch where one of the
-    preset's is already more than SB3's ratio) that make its replay ratio SB3 DQN's on ``env_id``."""
-    hparams = {**dataclasses.asdict(DQNConfig()), **preset_for("dqn", env_id)[1].hparams}
-    samples = SB3_DQN_REPLAY_RATIO * hparams["num_envs"]  # gradient samples per iteration
-    gradient_steps = max(1, round(samples / hparams["batch_size"]))
-    return {"gradient_steps": gradient_steps, "batch_size": samples // gradient_steps}
-
-
-VARIANTS: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
-    **{name: (name, lambda env_id: {}) for name in AGENTS},
-    "dqn-rr8": ("dqn", at_sb3_replay_ratio),
-}
-"""Label -> (agent, the hyperparameters on top of its preset on an env)."""
-OURS = ("dqn", "dqn-rr8", "reinforce")
-SAME_FAMILY = {"dqn": "sb3-dqn", "dqn-rr8": "sb3-dqn", "reinforce": "sb3-a2c"}
-"""The SB3 baseline each of ours is compared with on env-steps/s (value-based; on-policy gradient)."""
+AGENTS = (*FROM_SCRATCH, "sb3-dqn", "sb3-ppo", "sb3-a2c")
+SAME_FAMILY = {"dqn": "sb3-dqn", "ppo": "sb3-ppo", "reinforce": "sb3-a2c"}
+"""The SB3 baseline each of ours is compared with on env-steps/s (value-based; clipped policy
+gradient; on-policy policy gradient without a clip)."""
 QUICK = {"budget": 2_048, "evaluations": 2, "episodes": 20, "seeds": [0]}
 
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="benchmarks/compare_sb3.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
     parser.add_argument("--envs", nargs="+", default=list(ENVS), help="env ids (default: %(default)s)")
     parser.add_argument(
         "--seeds", nargs="+", type=seed_range, default=None, help="e.g. 10-19 (the default; --quick: 0)"
     )
-    parser.add_argument("--budget", nargs="+", default=[], metavar="ENV=STEPS", help="an env's budget")
+    parser.add_argument(
+        "--budget", nargs="+", default=[], metavar="ENV=STEPS", help="one budget for every agent on ENV"
+    )
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads per trial (default 1)")
     parser.add_argument("--device", default="cpu", help="device of every agent (default cpu; labelled)")
     parser.add_argument("--out", default="benchmarks/results/compare_sb3", help="results folder")
@@ -125,59 +106,75 @@ def build_parser() -> ArgumentParser:
 
 
 def cells_report(env_id: str, labels: Sequence[str], records: dict[str, list[Any]]) -> dict[str, Any]:
-    """Every cell of one env, the ratios ours / SB3, and P(ours > SB3's best) on the final score."""
+    """Every cell of one env, the ratios ours / SB3, P(ours > SB3's best) on the final score, and the
+    verdict: the most seeds any SB3 agent stayed solved on, SB3's fastest agent among those, and ours."""
     summary = {label: cell_summary(records[label]) for label in labels}
-    sb3 = [label for label in labels if is_sb3(VARIANTS[label][0])]
+    sb3 = [label for label in labels if is_sb3(label)]
+    ours = [label for label in labels if not is_sb3(label)]
     finals = {label: summary[label]["final"]["iqm"] for label in sb3}
     best = max(sb3, key=lambda label: -np.inf if finals[label] is None else finals[label], default=None)
     ratios = [
         {
-            "ours": ours,
+            "ours": mine,
             "sb3": theirs,
             "env_steps_per_s": ratio(
-                summary[ours]["env_steps_per_s"]["median"], summary[theirs]["env_steps_per_s"]["median"]
+                summary[mine]["env_steps_per_s"]["median"], summary[theirs]["env_steps_per_s"]["median"]
             )
-            if SAME_FAMILY.get(ours) == theirs
+            if SAME_FAMILY.get(mine) == theirs
             else None,
             "seconds_to_solved": ratio(
-                summary[ours]["seconds_to_solved"]["median"], summary[theirs]["seconds_to_solved"]["median"]
+                summary[mine]["seconds_to_solved"]["median"], summary[theirs]["seconds_to_solved"]["median"]
             ),
-            "p_final_better": improvement(records[ours], records[theirs]) if theirs == best else None,
+            "p_final_better": improvement(records[mine], records[theirs]) if theirs == best else None,
         }
-        for ours in labels
-        if ours in OURS
+        for mine in ours
         for theirs in sb3
     ]
-    return {"summary": summary, "best_sb3": best, "ratios": ratios}
+    return {"summary": summary, "best_sb3": best, "ratios": ratios, "verdict": verdict(summary, ours, sb3)}
+
+
+def fastest(summary: Mapping[str, Any], labels: Sequence[str], stayed: int) -> str | None:
+    """Of the agents that stayed solved on at least ``stayed`` seeds, the one with the lowest median
+    seconds to solved (with ``stayed`` 0: of those that solved at all)."""
+    timed = [
+        label
+        for label in labels
+        if summary[label]["stayed_solved"] >= stayed
+        and summary[label]["seconds_to_solved"]["median"] is not None
+    ]
+    return min(timed, key=lambda label: summary[label]["seconds_to_solved"]["median"], default=None)
+
+
+def verdict(summary: Mapping[str, Any], ours: Sequence[str], sb3: Sequence[str]) -> dict[str, Any]:
+    """Does one of ours stay solved on as many seeds as SB3's best agent, and reach solved sooner than
+    SB3's fastest agent among those that stay solved on that many?"""
+    target = max((summary[label]["stayed_solved"] for label in sb3), default=0)
+    theirs, mine = fastest(summary, sb3, target), fastest(summary, ours, target)
+    seconds = {label: summary[label]["seconds_to_solved"]["median"] for label in (theirs, mine) if label}
+    return {
+        "sb3_stayed_solved": target,
+        "sb3_fastest": theirs,
+        "ours_fastest": mine,
+        "seconds_ratio": ratio(seconds.get(mine or ""), seconds.get(theirs or "")),
+    }
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"Machine: {report['machine_line']}; device {report['device']}; {report['threads']} torch "
-        "thread(s) per trial.",
+        report["run_line"],
+        "",
+        f"Device {report['device']}; {report['threads']} torch thread(s) per trial. "
         f"Versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items())}. "
-        f"Whole run: {report['total_seconds']:.0f} s. Command: `{report['command']}`",
+        f"Whole run: {report['total_seconds']:.0f} s.",
     ]
     for env_id, env in report["envs"].items():
         rule = criterion(env_id)
-        budget = (
-            f"Budget {report['budgets'][env_id]:,} env steps; solved = {rule.label} >= {rule.threshold:g}."
-        )
-        lines += ["", f"#### {env_id}", "", budget, ""]
+        lines += ["", f"#### {env_id}", "", f"Solved = {rule.label} >= {rule.threshold:g}.", ""]
         rows = [
-            [
-                label,
-                with_interval(s["final"]),
-                f"{s['solved']}/{s['seeds']}",
-                f"{s['stayed_solved']}/{s['seeds']}",
-                steps(s["steps_to_solved"]["median"]),
-                num(s["seconds_to_solved"]["median"], 1),
-                num(s["env_steps_per_s"]["median"], 0),
-                num(s["replay_ratio"], 2),
-            ]
+            [*cell_row(label, report["budgets"][env_id][label], s), num(s["replay_ratio"], 2)]
             for label, s in env["summary"].items()
         ]
-        header = ["agent", f"final {rule.label} (IQM [95% CI])", "solved", "stayed solved"]
+        header = ["agent", "budget", f"final {rule.label} (IQM [95% CI])", "solved", "stayed solved"]
         header += ["env steps to solved", "seconds to solved", "env-steps/s", "replay ratio"]
         lines.append(markdown_table(header, rows))
         ratio_rows = [
@@ -193,6 +190,13 @@ def markdown(report: dict[str, Any]) -> str:
             header = ["ours / SB3", "env-steps/s (same family)", "seconds to solved"]
             header.append("P(final score > SB3's best's) [95% CI]")
             lines += ["", markdown_table(header, ratio_rows)]
+        v = env["verdict"]
+        lines += [
+            "",
+            f"SB3's best stayed solved on {v['sb3_stayed_solved']} seeds; the fastest of those: "
+            f"{v['sb3_fastest'] or 'none'}; ours: {v['ours_fastest'] or 'none'} "
+            f"({times(v['seconds_ratio'])} SB3's median seconds to solved).",
+        ]
         lines += [
             "",
             " ".join(f"![{env_id} {axis}]({env_id}_{axis}.png)" for axis in ("steps", "seconds", "profile")),
@@ -212,33 +216,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(parser, str(exc))
     quick = QUICK if args.quick else {}
     seeds = flatten_seeds(args.seeds) if args.seeds else quick.get("seeds", list(range(10, 20)))
-    budget = {e: budgets.get(e, quick.get("budget", BUDGETS.get(e, 100_000))) for e in args.envs}
     labels = list(dict.fromkeys(args.agents))
+    try:  # each agent's preset budget (rl-zoo3's for SB3's), unless --budget or --quick sets one
+        budget = {
+            e: {a: budgets.get(e, quick.get("budget", preset_for(a, e)[1].total_timesteps)) for a in labels}
+            for e in args.envs
+        }
+    except ValueError as exc:
+        fail(parser, str(exc))
     cells, trials = [], []
     for env_id in args.envs:
         for index, seed in enumerate(seeds):
             for label in labels:
-                grouped = args.groups and label in OURS
+                grouped = args.groups and not is_sb3(label)
                 if grouped and index > 0:
                     continue
-                agent, extra = VARIANTS[label]
                 cells.append((env_id, label))
                 trials.append(
                     Trial(
-                        agent=agent,
+                        agent=label,
                         env_id=env_id,
                         seed=list(seeds) if grouped else seed,
-                        total_timesteps=budget[env_id],
-                        hparams=extra(env_id),
+                        total_timesteps=budget[env_id][label],
                         device=args.device,
-                        eval_freq=max(budget[env_id] // quick.get("evaluations", EVALUATIONS), 1),
+                        eval_freq=max(budget[env_id][label] // quick.get("evaluations", EVALUATIONS), 1),
                         eval_episodes=quick.get("episodes", 100),
                     )
                 )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
-    print(f"machine: {describe_machine(machine)}; device {device_label(args.device)}")
+    first_line = run_line(command_line("benchmarks/compare_sb3.py", argv))
+    print(f"{first_line}; device {device_label(args.device)}")
     print(
         f"{describe(options)}; {len(labels)} agents x {len(args.envs)} envs x {len(seeds)} seeds", flush=True
     )
@@ -266,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_cell[env_id][label].extend(members)
     report: dict[str, Any] = {
         "command": command_line("benchmarks/compare_sb3.py", argv),
+        "run_line": first_line,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine,
         "machine_line": describe_machine(machine),
@@ -291,10 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiles = performance_profile({k: v for k, v in finals.items() if v}, taus)
         title = f"{env_id}: final scores, {len(seeds)} seeds"
         plot_profiles(profiles, taus, out / f"{env_id}_profile.png", rule.label, title=title)
-    (out / "compare_sb3.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    table = markdown(report)
-    (out / "compare_sb3.md").write_text(table)
-    print(table)
+    write_report(out, "compare_sb3", report, markdown(report))
     return 0
 
 

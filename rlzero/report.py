@@ -7,7 +7,7 @@ from records lives here, once.
 
 from __future__ import annotations
 
-import json
+import datetime
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from rlzero.agents.files import atomic_path
+from rlzero.runs import write_json
 from rlzero.stats import aggregate, probability_of_improvement
 from rlzero.system import describe_machine, package_versions
 
@@ -35,6 +37,22 @@ def cell_summary(records: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
         "replay_ratio": aggregate([r["replay_ratio"] for r in done])["median"],
         "env_steps": aggregate([r["env_steps"] for r in done])["median"],
     }
+
+
+def cell_row(label: str, budget: int, cell: Mapping[str, Any]) -> list[str]:
+    """A cell's row of a comparison table: label, budget, final score [CI], solved and stayed solved (of
+    the seeds), the medians of env steps and seconds to solved, and env steps per second."""
+    seeds = cell["seeds"]
+    return [
+        label,
+        f"{budget:,}",
+        with_interval(cell["final"]),
+        f"{cell['solved']}/{seeds}",
+        f"{cell['stayed_solved']}/{seeds}",
+        steps(cell["steps_to_solved"]["median"]),
+        num(cell["seconds_to_solved"]["median"], 1),
+        num(cell["env_steps_per_s"]["median"], 0),
+    ]
 
 
 def ratio(ours: float | None, theirs: float | None) -> float | None:
@@ -96,14 +114,29 @@ def command_line(script: str, argv: Sequence[str] | None) -> str:
     return " ".join([f"python {script}", *(argv if argv is not None else sys.argv[1:])])
 
 
+def run_line(command: str) -> str:
+    """A benchmark run's first line: its command, the machine with its load average, and the UTC time
+    (taken before the run starts: the load average says how quiet the machine was)."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"`{command}`; {describe_machine()}; {now}"
+
+
+def write_report(out: Path, name: str, report: Mapping[str, Any], table: str) -> None:
+    """Write ``<name>.json`` (the report) and ``<name>.md`` (the table) to ``out``, each whole or not at
+    all, and print the table."""
+    write_json(out / f"{name}.json", dict(report))
+    with atomic_path(out / f"{name}.md") as tmp:
+        Path(tmp).write_text(table.rstrip("\n") + "\n")
+    print(table)
+
+
 def write_results(out: Path, name: str, table: str, cells: Sequence[Mapping[str, Any]], command: str) -> None:
     """Write ``<name>.md`` (the command, then the table) and ``<name>.json`` (command, machine, versions,
     ``cells``) to ``out``."""
-    (out / f"{name}.md").write_text(f"`{command}`\n\n{table}\n")
     payload = {
         "command": command,
         "machine": describe_machine(),
         "versions": package_versions(),
         "cells": list(cells),
     }
-    (out / f"{name}.json").write_text(json.dumps(payload, indent=2))
+    write_report(out, name, payload, f"{run_line(command)}\n\n{table}")

@@ -1,12 +1,13 @@
 """benchmarks/compare_sb3.py on a --quick run, and the report pieces it is built from (rlzero.report).
 
-The run is restricted to two envs (one ZeroOut, CartPole-v1) and to our DQN (also at SB3 DQN's replay
-ratio) against SB3's DQN and A2C, so that it stays well under a minute on a loaded 2-core machine while
-still exercising one of ours, the SB3 adapters, both "solved" criteria and the ours / SB3 ratios.
+The run is restricted to two envs (one ZeroOut, CartPole-v1) and to our DQN and PPO against SB3's DQN and
+PPO, so that it stays well under a minute on a loaded 2-core machine while still exercising ours, the SB3
+adapters on rl-zoo3's tuned hyperparameters, both "solved" criteria, the ours / SB3 ratios and the verdict.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,11 +19,13 @@ import pytest
 from rlzero.report import cell_summary, markdown_table, ratio, with_interval
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_sb3.py"
-AGENTS = ["dqn", "dqn-rr8", "sb3-dqn", "sb3-a2c"]
+AGENTS = ["dqn", "ppo", "sb3-dqn", "sb3-ppo"]
 ENVS = ["ZeroOut-v0", "CartPole-v1"]
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_table_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("rl_zoo3", reason="SB3's side of the comparison runs rl-zoo3's hyperparameters")
     command = [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path), "--agents", *AGENTS]
     proc = subprocess.run(
         [*command, "--envs", *ENVS, "--workers", "1"],
@@ -41,7 +44,7 @@ def test_quick_run_writes_json_table_and_plots(tmp_path: Path) -> None:
     assert all(r["ok"] for r in report["trials"]), [r.get("error") for r in report["trials"]]
     assert len(records) == len(AGENTS) * len(ENVS)
     for record in records:
-        budget = report["budgets"][record["env_id"]]
+        budget = report["budgets"][record["env_id"]][record["agent"]]
         assert record["settings"]["total_timesteps"] == budget == 2_048
         assert record["settings"]["torch_threads"] == 1  # every trial, every agent
         assert record["env_steps"] >= budget and record["env_steps_per_s"] > 0
@@ -52,25 +55,30 @@ def test_quick_run_writes_json_table_and_plots(tmp_path: Path) -> None:
     for env_id in ENVS:
         env = report["envs"][env_id]
         assert set(env["summary"]) == set(AGENTS)
-        assert env["best_sb3"] in ("sb3-dqn", "sb3-a2c")
+        assert env["best_sb3"] in ("sb3-dqn", "sb3-ppo")
         pairs = {(r["ours"], r["sb3"]): r for r in env["ratios"]}
-        assert set(pairs) == {(o, s) for o in ("dqn", "dqn-rr8") for s in ("sb3-dqn", "sb3-a2c")}
+        assert set(pairs) == {(o, s) for o in ("dqn", "ppo") for s in ("sb3-dqn", "sb3-ppo")}
         rates = {a: s["env_steps_per_s"]["median"] for a, s in env["summary"].items()}
         assert pairs["dqn", "sb3-dqn"]["env_steps_per_s"] == pytest.approx(rates["dqn"] / rates["sb3-dqn"])
-        assert pairs["dqn", "sb3-a2c"]["env_steps_per_s"] is None  # not the same family
+        assert pairs["dqn", "sb3-ppo"]["env_steps_per_s"] is None  # not the same family
+        stayed = max(env["summary"][a]["stayed_solved"] for a in ("sb3-dqn", "sb3-ppo"))
+        assert env["verdict"]["sb3_stayed_solved"] == stayed
         for axis in ("steps", "seconds", "profile"):
             png = tmp_path / f"{env_id}_{axis}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
-    # dqn-rr8 does SB3 DQN's gradient steps per env step: 8 batches of 512 per 512-board step on ZeroOut.
-    variant = next(r for r in records if r["env_id"] == "ZeroOut-v0" and r["settings"]["overrides"])
-    assert variant["settings"]["overrides"] == {"gradient_steps": 8, "batch_size": 512}
+    # SB3 runs rl-zoo3's tuned entry: its learning-rate schedule on CartPole-v1, rlzero's file on ZeroOut.
+    presets = {(r["agent"], r["env_id"]): r["settings"]["preset"] for r in records}
+    assert presets["sb3-ppo", "CartPole-v1"]["hparams"]["learning_rate"] == "lin_0.001"
+    assert presets["sb3-ppo", "CartPole-v1"]["key"].startswith("rl-zoo3 ")
+    assert presets["sb3-dqn", "ZeroOut-v0"]["key"] == "rlzero: dqn.yml ZeroOut-v0"
 
     table = (tmp_path / "compare_sb3.md").read_text()
-    for name in [*AGENTS, *ENVS, "dqn / sb3-dqn", "dqn-rr8 / sb3-a2c"]:
+    for name in [*AGENTS, *ENVS, "dqn / sb3-dqn", "ppo / sb3-ppo", "SB3's best stayed solved on"]:
         assert name in table, name
     assert table in proc.stdout
 
 
+@pytest.mark.slow
 def test_groups_train_our_seeds_as_one_trial_and_report_each_member(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--quick", "--groups", "--seeds", "0-1", "--out", str(tmp_path)]
     command += ["--agents", "dqn", "sb3-a2c", "--envs", "ZeroOut-v0", "--workers", "1"]
@@ -119,3 +127,21 @@ def test_markdown_pieces() -> None:
     assert with_interval({"p": 1.0, "ci95": [1.0, 1.0]}, 1) == "1.0 [1.0, 1.0]"
     assert with_interval({"iqm": None, "ci95": None}) == "—"
     assert markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n|---|---:|\n| 1 | 2 |"
+
+
+def test_the_verdict_falls_back_to_sb3s_fastest_solver_where_no_sb3_agent_stays_solved() -> None:
+    spec = importlib.util.spec_from_file_location("compare_sb3", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    summary = {
+        "ours": cell_summary([record(1.0, 3000, True, 1.0), record(1.0, 3000, True, 1.0)]),
+        "slow": cell_summary([record(1.0, 8000, False, 1.0), record(1.0, 8000, False, 1.0)]),
+        "quick": cell_summary([record(1.0, 6000, False, 1.0), record(0.5, None, False, 1.0)]),
+    }
+    v = compare.verdict(summary, ["ours"], ["slow", "quick"])
+    assert (v["sb3_stayed_solved"], v["sb3_fastest"], v["ours_fastest"]) == (0, "quick", "ours")
+    assert v["seconds_ratio"] == 0.5
+    summary["slow"] = cell_summary([record(1.0, 8000, True, 1.0), record(1.0, 8000, False, 1.0)])
+    v = compare.verdict(summary, ["ours"], ["slow", "quick"])
+    assert (v["sb3_stayed_solved"], v["sb3_fastest"], v["seconds_ratio"]) == (1, "slow", 3 / 8)

@@ -45,7 +45,8 @@ def test_wheel_contains_the_packages(tmp_path):
         "rlzero/envs/zero_out.py",
         "rlzero/envs/vector.py",
         "rlzero/agents/__init__.py",
-        *(f"rlzero/zoo/{algo}.{suffix}" for algo in ("a2c", "dqn", "ppo") for suffix in ("yml", "py")),
+        *(f"rlzero/zoo/{algo}.py" for algo in ("a2c", "dqn", "ppo")),
+        *(f"rlzero/agents/zoo/{algo}.yml" for algo in ("a2c", "dqn", "ppo")),
     ):
         assert required in names, sorted(names)
     # The source folders appear only under rlzero/, never as top-level packages of their own.

@@ -2,9 +2,9 @@
 
 ``python -m rl_zoo3.train --algo ppo --env ZeroOut-v0 --gym-packages rlzero -conf rlzero.zoo.ppo``:
 rl-zoo3 reads a ``-conf`` that is not a ``.yml``/``.py`` path as a module holding ``hyperparams``, which
-:mod:`rlzero.zoo.ppo`, :mod:`rlzero.zoo.a2c` and :mod:`rlzero.zoo.dqn` load from the YAML files beside
-them (``-conf`` also takes the file itself: :func:`path`). How they were tuned, and what they reach, is in
-``benchmarks/README.md``, section "rl-zoo3 hyperparameters".
+:mod:`rlzero.zoo.ppo`, :mod:`rlzero.zoo.a2c` and :mod:`rlzero.zoo.dqn` load from the YAML files that
+:mod:`rlzero.agents.presets` reads for the ``sb3-*`` agents (``-conf`` also takes the file itself:
+:func:`path`). How they were tuned is in ``docs/tuning.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ALGOS = ("a2c", "dqn", "ppo")
+from rlzero.agents.presets import ZOO_ALGOS, zoo_file
+
+ALGOS = tuple(sorted(ZOO_ALGOS.values()))
 """The SB3 algorithms with a file here."""
 
 
@@ -20,11 +22,11 @@ def path(algo: str) -> Path:
     """The rl-zoo3 YAML file for ``algo`` (one of :data:`ALGOS`)."""
     if algo not in ALGOS:
         raise ValueError(f"no rl-zoo3 file for {algo!r}; valid: {', '.join(ALGOS)}")
-    return Path(__file__).with_name(f"{algo}.yml")
+    return zoo_file(algo, "ZeroOut-v0")
 
 
 def load(algo: str) -> dict[str, dict[str, Any]]:
-    """The hyperparameters of ``algo`` per env id, as rl-zoo3 reads them (PyYAML comes with rl-zoo3)."""
-    import yaml  # only rl-zoo3 users load these files, and rl-zoo3 depends on PyYAML
+    """The hyperparameters of ``algo`` per env id, as rl-zoo3 reads them."""
+    import yaml
 
     return yaml.safe_load(path(algo).read_text())
