@@ -34,6 +34,7 @@ from torch import nn
 
 from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.buffers import ReplayBuffer, Step, n_step_transitions
+from rlzero.agents.memory import check_fits
 from rlzero.agents.networks import build_network
 from rlzero.agents.optim import GroupAdam, clip_grad_norm, per_member
 from rlzero.agents.schedules import linear_schedule
@@ -52,10 +53,10 @@ class DQNConfig:
     batch_size: int = 512
     """transitions per gradient step"""
     gamma: float = 0.9
-    """discount factor. 0.9 on ZeroOut, where any productive pick is optimal whatever the discount:
-    the margin between a productive and a wasted pick (2 - gamma**k with k entries left) stays large
-    next to the values (up to 1 / (1 - gamma)), so the greedy policy does not drift onto a zero slot
-    (with 0.99, 1 in 10 seeds dipped once after solving). Use 0.99 for long-horizon tasks (CartPole)."""
+    """discount factor. Where every productive pick pays at once, a small one keeps the values (up to
+    1 / (1 - gamma)) small next to the margin between a productive and a wasted pick (2 - gamma**k with
+    k entries left on ZeroOut-v0), so the greedy policy does not drift onto a zero slot; long-horizon
+    tasks (CartPole) need one close to 1. The presets set it per env id, with their reasons."""
     learning_starts: int = 5_000
     """env steps of pure collection before the first update (counted as ``num_timesteps``, so a
     ``learn`` that continues another does not wait again)"""
@@ -103,6 +104,8 @@ class DQNConfig:
         check_unit_interval(
             self, "gamma", "exploration_fraction", "tau", "exploration_initial_eps", "exploration_final_eps"
         )
+        if self.learning_starts < 0:
+            raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts!r}")
         if self.buffer_size < self.num_envs:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be >= num_envs ({self.num_envs})")
 
@@ -111,14 +114,12 @@ class DQN(Agent):
     """DQN agent: ``DQN("ZeroOut-v0", seed=0).learn(300_000)``; hyperparameters are :class:`DQNConfig`.
 
     The defaults suit ZeroOut: many boards per step and one large batch per step keep the whole loop
-    in a few big tensor operations; one-hot observations (see networks) and a discount of 0.9 keep
-    the greedy policy solved once it is. The CLIs start from the per-env presets in
+    in a few big tensor operations. The CLIs start from the per-env presets in
     :mod:`rlzero.agents.presets` (CartPole-v1 included), which turn on the options above.
     """
 
     name = "dqn"
     config_class = DQNConfig
-    default_timesteps = 300_000
 
     def _setup(self) -> None:
         cfg = self.config
@@ -135,6 +136,9 @@ class DQN(Agent):
         self.target_net = copy.deepcopy(self.q_net)
         self.learning_rate = self.hparam("learning_rate")
         self.optimizer = GroupAdam(self.q_net.parameters(), lr=self.learning_rate.clone())
+        width = 2 * self.observation_space.shape[0] + 4  # float32 values per stored transition
+        what = f"a replay buffer of {self.n_members} member(s) x {cfg.buffer_size:,} transitions"
+        check_fits(self.n_members * cfg.buffer_size * width * 4, what, self.device)
         self.buffer = ReplayBuffer(
             self.n_members, cfg.buffer_size, self.observation_space.shape[0], self.device
         )
@@ -164,6 +168,11 @@ class DQN(Agent):
         """Explore as the saved agent did (checkpoints from before it was saved: the initial rate)."""
         if "exploration_rate" in metadata:
             self.exploration_rate = torch.full_like(self.exploration_rate, metadata["exploration_rate"])
+
+    @torch.no_grad()
+    def q_values(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q of every action, ``(members, batch, n_actions)``, for observations ``(members, batch, ...)``."""
+        return self.q_net(obs)
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         greedy = self.q_net(obs).argmax(dim=2)

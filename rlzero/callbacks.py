@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.device import synchronize
+from rlzero.diagnostics import diagnose
 from rlzero.evaluation import evaluate_members
 
 
@@ -33,8 +34,8 @@ class TensorBoardCallback(Callback):
 
 
 class EvalCallback(Callback):
-    """Evaluates the agent every ``eval_freq`` env steps with the DESIGN protocol and keeps the curve,
-    of each member of a group.
+    """Evaluates the agent every ``eval_freq`` env steps with the evaluation protocol
+    (:mod:`rlzero.evaluation`) and keeps the curve, of each member of a group.
 
     ``histories[m]`` holds one row per evaluation of member ``m``: env steps, training seconds
     (evaluation time left out, so agents are compared on what training costs), and the figures of
@@ -111,6 +112,7 @@ class EvalCallback(Callback):
         seconds = self.training_seconds
         began = time.perf_counter()
         results = evaluate_members(self.agent, self.env_id, self.n_episodes, env_kwargs=self.env_kwargs)
+        diagnostics = diagnose(self.agent, self.env_id, self.env_kwargs)
         self.eval_seconds += time.perf_counter() - began
         for member in members:
             # A member that has not moved since it reached its budget (while the rest of its group
@@ -122,11 +124,14 @@ class EvalCallback(Callback):
                 "wall_time_s": round(ended[1] if ended is not None and stopped else seconds, 3),
             }
             row.update(results[member].to_dict())
+            row.update(diagnostics[member])
             self.histories[member].append(row)
             if member < len(self.writers):
                 for key in ("mean_return", "mean_normalized_return", "success_rate"):
                     if row[key] is not None:
                         self.writers[member].add_scalar(f"eval/{key}", row[key], env_steps[member])
+                for tag, value in diagnostics[member].items():
+                    self.writers[member].add_scalar(tag, value, env_steps[member])
 
 
 class ProgressCallback(Callback):

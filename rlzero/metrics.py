@@ -12,7 +12,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from rlzero.evaluation import SOLVED_THRESHOLD
+SOLVED_THRESHOLD = 0.99
+"""Mean normalized return over 100 episodes at or above which an env with an optimum (ZeroOut) counts
+as solved."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Criterion:
 
     @property
     def label(self) -> str:
+        if self.metric.startswith("diagnostics/"):
+            return self.metric.removeprefix("diagnostics/").replace("_", " ")
         return "normalized return" if self.metric == "mean_normalized_return" else "return"
 
     def score(self, row: Mapping[str, Any]) -> float | None:
