@@ -1,23 +1,37 @@
 """From-scratch PyTorch agents and adapters for SB3 baselines, under one SB3-shaped API.
 
-``DQN``, ``Reinforce`` and ``PPO`` are imported here; the SB3 adapters (``SB3Agent``) are imported on
-first use, so that ``import rlzero.agents`` does not load Stable-Baselines3.
+The agent classes (``DQN``, ``Reinforce``, ``PPO``, ``SB3Agent``, and their base ``Agent``) are imported on
+first use, so that importing a module of this package (the batched env adapters, the checkpoint format)
+does not load the learners, and ``import rlzero.agents`` does not load Stable-Baselines3.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from rlzero.agents.base import Agent
 from rlzero.agents.checkpoint import CheckpointError, load_checkpoint
 from rlzero.agents.device import resolve_device
-from rlzero.agents.dqn import DQN
-from rlzero.agents.ppo import PPO
-from rlzero.agents.registry import AGENTS, agent_class
-from rlzero.agents.reinforce import Reinforce
+from rlzero.agents.registry import AGENTS, agent_class, is_sb3
+
+if TYPE_CHECKING:
+    from rlzero.agents.base import Agent
+    from rlzero.agents.dqn import DQN
+    from rlzero.agents.ppo import PPO
+    from rlzero.agents.reinforce import Reinforce
+    from rlzero.agents.sb3 import SB3Agent
+
+LAZY = {
+    "Agent": "rlzero.agents.base",
+    "DQN": "rlzero.agents.dqn",
+    "PPO": "rlzero.agents.ppo",
+    "Reinforce": "rlzero.agents.reinforce",
+    "SB3Agent": "rlzero.agents.sb3",
+}
+"""Names this package gives, imported from their modules on first use."""
 
 
 def load_agent(path: str | Path, device: str | torch.device = "auto") -> Any:
@@ -28,17 +42,17 @@ def load_agent(path: str | Path, device: str | torch.device = "auto") -> Any:
 
         return SB3Agent.load(path, resolved)
     payload = load_checkpoint(path, map_location=resolved)
-    name = payload["metadata"].get("agent")
+    name = payload["metadata"]["agent"]
     if name not in AGENTS:
         raise CheckpointError(f"{path} holds an unknown agent {name!r}; known: {', '.join(AGENTS)}")
+    if is_sb3(name):
+        raise CheckpointError(f"{path} names the SB3 agent {name!r}, whose checkpoints are .zip files")
     return agent_class(name).from_checkpoint(payload, resolved)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "SB3Agent":
-        from rlzero.agents.sb3 import SB3Agent
-
-        return SB3Agent
+    if name in LAZY:
+        return getattr(importlib.import_module(LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

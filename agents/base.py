@@ -51,8 +51,15 @@ from gymnasium.vector import AutoresetMode
 from torch import nn
 
 from rlzero.agents.callbacks import Callback
-from rlzero.agents.checkpoint import CheckpointError, check_weights, load_checkpoint, save_checkpoint
+from rlzero.agents.checkpoint import (
+    CheckpointError,
+    check_agent,
+    check_weights,
+    load_checkpoint,
+    save_checkpoint,
+)
 from rlzero.agents.device import resolve_device
+from rlzero.agents.memory import ENV_ROW_BYTES, check_fits
 from rlzero.agents.networks import load_member, member_state_dict
 from rlzero.agents.vec_env import make_vec_env, reset_seeds
 from rlzero.envs import normalized_return
@@ -114,12 +121,12 @@ def check_unit_interval(config: Any, *names: str) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch's global generators (network initialisation draws from them)."""
+    """Seed Python, numpy and torch's global generators, as SB3's ``set_random_seed`` does. Our agents draw
+    from none of them (networks from :meth:`Agent.init_seeds`, the rest from ``streams``); this is for
+    third-party code in the same process that does."""
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (third-party code may still draw from the legacy global)
     torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
 
 
 def package_version() -> str:
@@ -224,8 +231,6 @@ class Agent(ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
-    default_timesteps: ClassVar[int] = 100_000
-    """budget of an env without a preset (see :mod:`rlzero.agents.presets`)"""
     autoreset_mode: ClassVar[AutoresetMode] = AutoresetMode.SAME_STEP
     """how the batched env starts new episodes: at once within the step that ended one (``SAME_STEP``,
     ``info["final_obs"]`` holding the state the action led to), or only when the agent resets it
@@ -254,6 +259,8 @@ class Agent(ABC):
         self.seed = self.seeds[0]
         self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
         self.device = resolve_device(device)
+        envs = f"{self.n_members} member(s) x {self.config.num_envs} envs"
+        check_fits(self.n_members * self.config.num_envs * ENV_ROW_BYTES, envs, self.device)
         seed_everything(self.seed)
         self.streams = Streams.from_seeds([(s << 32) + AGENT_STREAM for s in self.seeds], self.device)
         self.env = make_vec_env(
@@ -388,11 +395,6 @@ class Agent(ABC):
         steps = torch.tensor(self.member_timesteps, dtype=torch.float64).clamp(min=1)
         return (samples.cpu() / steps).tolist()
 
-    @property
-    def replay_ratio(self) -> float:
-        """The members' mean replay ratio (see :attr:`replay_ratios`)."""
-        return sum(self.replay_ratios) / self.n_members
-
     def reset_env(self, keep_stats: bool = False) -> torch.Tensor:
         """Reset every env (each member's seeded with its seed the first time only) and return the
         observations, ``(members, num_envs, ...)``; the episode statistics not yet reported are
@@ -496,7 +498,9 @@ class Agent(ABC):
     def init_from(self, path: str | Path) -> None:
         """Start every member from the weights of a checkpoint (any agent of the same kind and
         architecture)."""
-        self.load_weights(load_checkpoint(path, map_location=self.device)["state_dicts"])
+        payload = load_checkpoint(path, map_location=self.device)
+        check_agent(payload["metadata"], self.name, path)
+        self.load_weights(payload["state_dicts"])
 
     def load_weights(self, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
         """Load one agent's weights (a checkpoint's) into every member, every network or none: a
@@ -524,8 +528,7 @@ class Agent(ABC):
     def from_checkpoint(cls: type[AgentT], payload: Mapping[str, Any], device: torch.device) -> AgentT:
         """Rebuild an agent from a loaded checkpoint payload (see :func:`load_checkpoint`)."""
         meta = payload["metadata"]
-        if meta.get("agent") != cls.name:
-            raise CheckpointError(f"checkpoint holds a {meta.get('agent')!r} agent, not {cls.name!r}")
+        check_agent(meta, cls.name, "the checkpoint")
         agent = cls(
             meta["env_id"],
             device=device,

@@ -81,7 +81,7 @@ class ObservationEncoder(nn.Module):
         building the one-hot matrix when there is one.
 
         A one-hot row times the weight is the sum of one weight column per entry, so the product is
-        an ``embedding_bag`` lookup: the same numbers (up to float rounding), several times faster.
+        an ``embedding_bag`` lookup: the same numbers (up to float rounding), without the one-hot matrix.
         Each entry's columns are framed by two zero rows, where values outside the range land (their
         one-hot is all zero); the members' tables are stacked, each member's rows offset into its own.
         Only without gradients (acting, evaluating): ``embedding_bag``'s backward sorts the indices

@@ -42,15 +42,6 @@ class TransferReport:
     frozen: dict[str, list[str]] = field(default_factory=dict)
     trainable: dict[str, list[str]] = field(default_factory=dict)
 
-    def lines(self) -> list[str]:
-        out = []
-        for net in self.loaded:
-            out.append(
-                f"{net}: loaded {len(self.loaded[net])} tensors, re-initialised "
-                f"{self.reinitialised[net] or 'none'}, frozen {self.frozen[net] or 'none'}"
-            )
-        return out
-
 
 def transfer(
     agent: Agent, state_dicts: Mapping[str, Mapping[str, torch.Tensor]], strategy: str

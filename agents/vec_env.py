@@ -28,9 +28,8 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 
-from rlzero.envs import ZeroOutVectorEnv
+from rlzero.envs import VECTOR_ENTRY_POINT, ZeroOutVectorEnv
 from rlzero.envs.streams import row_seeds
-from rlzero.registration import VECTOR_ENTRY_POINT
 
 CARTPOLE_VECTOR_ENTRY_POINT = "gymnasium.envs.classic_control.cartpole:CartPoleVectorEnv"
 

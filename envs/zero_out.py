@@ -12,7 +12,7 @@ from gymnasium import spaces
 from rlzero.envs.render import draw_board
 
 RULES = ("zero", "countdown", "in_order", "fewest_steps")
-"""Valid values of the ``rule`` argument, in the order of the DESIGN table."""
+"""Valid values of the ``rule`` argument, in the order of the ids' table of :class:`ZeroOutEnv`."""
 
 
 def normalized_return(episode_return: Any, optimal_return: Any) -> Any:

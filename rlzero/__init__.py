@@ -5,12 +5,26 @@
 linters from flagging the import).
 """
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from rlzero.registration import ENV_KWARGS, register_envs
 
 register_envs()
 
-from rlzero.evaluation import EvalResult, evaluate  # noqa: E402
+if TYPE_CHECKING:
+    from rlzero.evaluation import EvalResult, evaluate
+
+
+def __getattr__(name: str) -> Any:
+    """``rlzero.evaluate`` and ``rlzero.EvalResult``, imported on first use: ``import rlzero`` (and
+    ``gym.make`` of a ZeroOut id) loads the environments only."""
+    if name in ("evaluate", "EvalResult"):
+        from rlzero import evaluation
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["ENV_KWARGS", "EvalResult", "__version__", "evaluate", "register_envs"]

@@ -24,16 +24,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
+from rlzero.agents.memory import ENV_ROW_BYTES, check_fits
 from rlzero.agents.vec_env import CARTPOLE_VECTOR_ENTRY_POINT
-from rlzero.envs import normalized_return
-from rlzero.registration import VECTOR_ENTRY_POINT
+from rlzero.envs import VECTOR_ENTRY_POINT, normalized_return
 
 EVAL_SEED = 1_000_000
 """First evaluation seed: episode i starts from seed EVAL_SEED + i, never a training seed."""
-
-SOLVED_THRESHOLD = 0.99
-"""Mean normalized return over 100 episodes at or above which a ZeroOut task counts as solved."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +41,6 @@ class EvalResult:
     mean_length: float
     mean_normalized_return: float | None
     success_rate: float | None
-
-    @property
-    def solved(self) -> bool:
-        return self.mean_normalized_return is not None and self.mean_normalized_return >= SOLVED_THRESHOLD
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -106,6 +100,8 @@ def play(
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
     rows = members * n_episodes
+    what = f"evaluating {members} member(s) x {n_episodes:,} episodes at once"
+    check_fits(rows * ENV_ROW_BYTES, what, torch.device("cpu"))
     envs, obs, optimal = start_episodes(env_id, members, [seed + i for i in range(n_episodes)], env_kwargs)
     try:
         returns = np.zeros(rows)

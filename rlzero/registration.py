@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from rlzero.envs import ENTRY_POINT, VECTOR_ENTRY_POINT
+
 ENV_KWARGS: dict[str, dict[str, object]] = {
     "ZeroOut-v0": {"size": 10, "max_value": 9, "rule": "zero"},
     "ZeroOutCountdown-v0": {"size": 10, "max_value": 9, "rule": "countdown"},
@@ -13,9 +15,6 @@ ENV_KWARGS: dict[str, dict[str, object]] = {
 }
 """Every registered id and the constructor arguments it stands for."""
 
-VECTOR_ENTRY_POINT = "rlzero.envs.vector:ZeroOutVectorEnv"
-"""The ZeroOut ids' batched implementation, which ``gym.make_vec`` builds for them."""
-
 
 def register_envs() -> None:
     """Register every ZeroOut id (idempotent: ids already registered are left alone)."""
@@ -24,7 +23,7 @@ def register_envs() -> None:
             continue
         gym.register(
             id=env_id,
-            entry_point="rlzero.envs.zero_out:ZeroOutEnv",
+            entry_point=ENTRY_POINT,
             vector_entry_point=VECTOR_ENTRY_POINT,
             kwargs=dict(kwargs),
         )

@@ -41,7 +41,6 @@ class BanditConfig:
 class Bandit(Agent):
     name = "bandit"
     config_class = BanditConfig
-    default_timesteps = 100_000
 
     def _setup(self) -> None:
         cfg = self.config

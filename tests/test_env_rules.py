@@ -10,7 +10,7 @@ import pytest
 import rlzero
 from rlzero.envs import ZeroOutEnv
 
-# id -> (size, max_value, rule, step limit): DESIGN.md's table plus the documented default step limit
+# id -> (size, max_value, rule, step limit): the ids' table of ZeroOutEnv's docstring, with its step limits
 # size * (10 + (max_value if countdown else 0)), written out by hand rather than computed by the package.
 SPEC = {
     "ZeroOut-v0": (10, 9, "zero", 100),
@@ -80,7 +80,7 @@ def brute_force_optimal(board, rule, memo=None):
 
 
 def test_reference_optimal_matches_brute_force():
-    # The closed forms in DESIGN.md's "optimal return" column, checked against search on every small board.
+    # The closed forms of the ids' table ("optimal return"), checked against search on every small board.
     for rule in ("zero", "countdown", "in_order", "fewest_steps"):
         for board in itertools.product(range(3), repeat=3):
             assert brute_force_optimal(list(board), rule) == ref_optimal(list(board), rule)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import rlzero
-from rlzero.evaluation import EVAL_SEED, SOLVED_THRESHOLD, EvalResult, as_action_fn, evaluate
+from rlzero.evaluation import EVAL_SEED, EvalResult, as_action_fn, evaluate
+from rlzero.metrics import SOLVED_THRESHOLD, criterion
 
 ZEROOUT_IDS = ["ZeroOut-v0", "ZeroOutInOrder-v0", "ZeroOutCountdown-v0"]
 
@@ -39,7 +40,7 @@ def test_optimal_policy_scores_exactly_one(env_id):
     assert result.n_episodes == 100
     assert result.mean_normalized_return == 1.0
     assert result.success_rate == 1.0
-    assert result.solved
+    assert criterion("ZeroOut-v0").solved(result.to_dict())
     # Optimal play makes only productive picks: one step per unit of reward.
     assert result.mean_length == result.mean_return > 0
 
@@ -64,7 +65,7 @@ def test_uniform_random_policy_scores_about_minus_1_2():
     result = evaluate(uniform_random(0), "ZeroOut-v0", n_episodes=100)
     assert -1.5 <= result.mean_normalized_return <= -0.9
     assert result.success_rate < 0.1
-    assert not result.solved
+    assert not criterion("ZeroOut-v0").solved(result.to_dict())
     # Every episode pays for wasted picks; with 10 slots a random picker needs ~29 picks on average.
     assert result.mean_return < 0
     assert 15 < result.mean_length < 45
@@ -121,7 +122,7 @@ def test_envs_without_an_optimum_report_no_normalized_return():
     result = evaluate(lambda obs: np.zeros(len(obs), dtype=np.int64), "CartPole-v1", n_episodes=10)
     assert result.mean_normalized_return is None
     assert result.success_rate is None
-    assert not result.solved
+    assert not criterion("ZeroOut-v0").solved(result.to_dict())
     # Pushing left every step topples the pole within a few dozen steps; each step pays +1.
     assert result.mean_return == result.mean_length
     assert 5 <= result.mean_length <= 50
@@ -148,7 +149,7 @@ def test_env_kwargs_reach_the_env():
     assert result.mean_return <= 3
 
 
-def test_eval_result_solved_threshold_and_dict():
+def test_solved_threshold_and_the_result_as_a_dict():
     def result(normalized):
         return EvalResult(
             n_episodes=100,
@@ -158,13 +159,14 @@ def test_eval_result_solved_threshold_and_dict():
             success_rate=None if normalized is None else 0.5,
         )
 
+    def solved(normalized, env_id="ZeroOut-v0"):
+        return criterion(env_id).solved(result(normalized).to_dict())
+
     assert SOLVED_THRESHOLD == 0.99
-    assert result(0.99).solved
-    assert result(1.0).solved
-    assert not result(0.9899).solved
-    assert not result(-1.2).solved
-    assert not result(None).solved
-    assert not result(math.nan).solved
+    assert solved(0.99) and solved(1.0)
+    assert not solved(0.9899) and not solved(-1.2) and not solved(None) and not solved(math.nan)
+    # CartPole-v1 has no optimum: it is scored by its return against the env's reward_threshold.
+    assert criterion("CartPole-v1").threshold == 475 and not solved(1.0, "CartPole-v1")
     as_dict = result(0.5).to_dict()
     assert as_dict == {
         "n_episodes": 100,
