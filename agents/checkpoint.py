@@ -7,44 +7,23 @@ JSON-like (agent, env id and kwargs, spaces, network, hyperparameters, steps, ve
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pickle
 import re
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from rlzero.agents.files import atomic_path, write_error
 
 FORMAT = "rlzero-checkpoint/1"
 
 
 class CheckpointError(ValueError):
     """A file that is not a loadable rlzero checkpoint, or weights that do not fit a network."""
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[str]:
-    """A temporary file's path beside ``path`` for the block to write; once it has, the file is synced
-    and renamed onto ``path``, so a crash or Ctrl-C leaves the old file or the new one, never half of
-    one. The file gets the permissions ``open`` would give it (``mkstemp`` makes them owner-only)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(
@@ -64,8 +43,11 @@ def save_checkpoint(
             for name, sd in state_dicts.items()
         },
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    except RuntimeError as exc:  # torch's zip writer reports a failed write so
+        raise write_error(path, exc) from None
     return path
 
 
@@ -89,7 +71,48 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an rlzero checkpoint (expected format {FORMAT!r})")
+    check_metadata(payload.get("metadata"), path)
+    state_dicts = payload.get("state_dicts")
+    if not isinstance(state_dicts, dict) or not all(
+        isinstance(sd, dict) and all(isinstance(v, torch.Tensor) for v in sd.values())
+        for sd in state_dicts.values()
+    ):
+        raise CheckpointError(f"{path}: 'state_dicts' must map network names to state dicts of tensors")
     return payload
+
+
+METADATA_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "agent": str,
+    "env_id": str,
+    "env_kwargs": dict,
+    "seed": int,
+    "hparams": dict,
+    "num_timesteps": int,
+}
+"""What every checkpoint's metadata holds (ours and the SB3 adapter's ``rlzero.json``), and its type."""
+
+
+def check_metadata(metadata: Any, path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of the checkpoint at ``path`` if it has every field of :data:`METADATA_FIELDS` with
+    its type; else a :class:`CheckpointError` naming the first field that is missing or wrong."""
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: its metadata must be a mapping, got {type(metadata).__name__}")
+    for field, kind in METADATA_FIELDS.items():
+        if field not in metadata:
+            raise CheckpointError(f"{path}: its metadata has no {field!r}")
+        value = metadata[field]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CheckpointError(
+                f"{path}: metadata {field!r} must be a {getattr(kind, '__name__', kind)}, got {value!r}"
+            )
+    return metadata
+
+
+def check_agent(metadata: Mapping[str, Any], agent: str, path: str | os.PathLike) -> None:
+    """A :class:`CheckpointError` unless the checkpoint at ``path`` was saved by an ``agent``: weights move
+    between agents of one algorithm only."""
+    if metadata["agent"] != agent:
+        raise CheckpointError(f"{path} holds a {metadata['agent']!r} agent, not {agent!r}")
 
 
 def _why_refused(path: Path, message: str) -> str | None:

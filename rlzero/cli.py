@@ -1,13 +1,18 @@
-"""What the command-line tools share: one-line usage errors and typed ``key=value`` parsing."""
+"""What the command-line tools share: one-line usage errors, failed writes, typed ``key=value`` parsing."""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import errno
 import math
+import shutil
+import signal
 import sys
+import threading
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,9 +38,71 @@ def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
     parser.error(" ".join(str(message).split()))
 
 
+WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)
+"""Errors of a write that started and failed (a full disk, a quota): a failed run, not a misused flag."""
+
+
+def write_failed(prog: str, exc: OSError, run_dir: Path | None) -> int:
+    """Report a write that failed (a full disk, a folder gone) on one line, clean up the run directory,
+    and return exit status 1 (a failed run, not a misused command).
+
+    A run directory without a finished checkpoint is removed, as nothing in it can be used; one with a
+    checkpoint is kept, and the line says so."""
+    where = exc.filename or (f"into {run_dir}" if run_dir is not None else "a file")
+    line = f"{prog}: cannot write {where}: {exc.strerror or exc}"
+    if run_dir is not None and run_dir.exists():
+        kept = sorted(str(p) for p in run_dir.rglob("model.*") if p.suffix in (".pt", ".zip"))
+        if kept:
+            line += f"; the run in {run_dir} is incomplete, its checkpoints are kept: {', '.join(kept)}"
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            line += f"; removed the incomplete run directory {run_dir}"
+    print(line, file=sys.stderr)
+    return 1
+
+
+@contextlib.contextmanager
+def one_interrupt() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt once; every later Ctrl-C, which would land while the first is being
+    handled (checkpoints, summaries and the group's figures being saved), is noted on stderr and
+    otherwise ignored, so nothing the first one saves is lost. For a command's ``main``."""
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, later)
+        raise KeyboardInterrupt
+
+    def later(signum: int, frame: Any) -> None:
+        print("interrupted already: saving what the run has, then stopping", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def quiet_writer_threads() -> Iterator[None]:
+    """Keep TensorBoard's writer threads from printing a traceback when a write fails: the writer raises
+    the same error in the training thread at its next write, where the CLI reports it on one line."""
+    original = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if type(args.thread).__name__ != "_AsyncWriterThread":
+            original(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = original
+
+
 def claim_run_dir(parser: argparse.ArgumentParser, logdir: str | Path, *name_parts: object) -> Path:
     """A new run directory under ``logdir`` (:func:`rlzero.runs.make_run_dir`); exit 2 with one line
-    where ``logdir`` cannot hold one (a file, no permission)."""
+    where ``logdir`` cannot hold one (a file, no permission) or is empty."""
+    if not str(logdir).strip():
+        fail(parser, "--logdir must name a folder, got an empty string (the default is runs)")
     try:
         return make_run_dir(logdir, *name_parts)
     except OSError as exc:
@@ -100,9 +167,9 @@ def parse_literal(text: str) -> Any:
         return text
 
 
-def parse_env_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
-    """``--env-kwargs size=12 rule=countdown`` as constructor arguments."""
-    return {k: parse_literal(v) for k, v in split_pairs(pairs, "--env-kwargs").items()}
+def parse_env_kwargs(pairs: Sequence[str], flag: str = "--env-kwargs") -> dict[str, Any]:
+    """``--env-kwargs size=12 rule=countdown`` (or another ``flag``) as constructor arguments."""
+    return {k: parse_literal(v) for k, v in split_pairs(pairs, flag).items()}
 
 
 def add_hparams_arg(parser: argparse.ArgumentParser, help: str) -> None:
@@ -149,7 +216,8 @@ def convert(text: str, hint: Any, where: str) -> Any:
 
 
 def check_env_id(env_id: str) -> None:
-    """A UsageError naming the rlzero ids unless ``env_id`` is registered with Gymnasium."""
+    """A UsageError naming the rlzero ids unless ``env_id`` is registered with Gymnasium, and one naming
+    the package to install where the env needs one that is missing (Box2D for LunarLander)."""
     from rlzero.registration import ENV_KWARGS
 
     if env_id not in gym.registry:
@@ -157,6 +225,11 @@ def check_env_id(env_id: str) -> None:
             f"unknown env {env_id!r}; rlzero ids: {', '.join(ENV_KWARGS)} "
             "(or any registered Gymnasium id with a Box observation and a Discrete action)"
         )
+    try:
+        gym.make(env_id).close()
+    except gym.error.DependencyNotInstalled as exc:
+        hint = ' (pip install "rlzero[box2d]")' if "box2d" in str(exc).lower() else ""
+        raise UsageError(f"{env_id} needs a package that is not installed: {exc}{hint}") from None
 
 
 def parse_budgets(pairs: Sequence[str], env_ids: Sequence[str]) -> dict[str, int]:

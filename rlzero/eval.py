@@ -6,19 +6,41 @@ The command is not called ``rlzero.evaluate``: a submodule of that name would re
 
 from __future__ import annotations
 
-import json
+import signal
 import sys
+
+if __name__ == "__main__":  # a Ctrl-C while the imports below load ends the command quietly
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
+
+import json
 from collections.abc import Sequence
 
 from rlzero.agents import load_agent
 from rlzero.agents.device import DEVICE_CHOICES
-from rlzero.cli import ArgumentParser, fail, positive_int, seed_int
+from rlzero.cli import (
+    WRITE_FAILURES,
+    ArgumentParser,
+    fail,
+    one_interrupt,
+    positive_int,
+    seed_int,
+    write_failed,
+)
+from rlzero.diagnostics import diagnose
 from rlzero.evaluation import EVAL_SEED, evaluate, format_result, render_episode
 from rlzero.video import VIDEO_FORMATS, record_video
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m rlzero.eval``: evaluate a checkpoint on the env it was trained on."""
+    """``python -m rlzero.eval``: evaluate a checkpoint on the env it was trained on; Ctrl-C exits 130."""
+    with one_interrupt():
+        try:
+            return evaluate_checkpoint(argv)
+        except KeyboardInterrupt:
+            return 130
+
+
+def evaluate_checkpoint(argv: Sequence[str] | None) -> int:
     parser = ArgumentParser(
         prog="python -m rlzero.eval",
         description="Evaluate a saved agent with the rlzero protocol (deterministic actions, fresh seeds).",
@@ -59,13 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             fail(parser, str(exc))
         except OSError as exc:
-            fail(parser, f"--video {args.video}: cannot write there ({exc.strerror or exc})")
+            if exc.errno not in WRITE_FAILURES:  # a path that cannot be written to: a misused flag
+                fail(parser, f"--video {args.video}: cannot write there ({exc.strerror or exc})")
+            return write_failed(parser.prog, OSError(exc.errno, exc.strerror or str(exc), args.video), None)
         print(f"wrote {path}", file=sys.stderr)
-    result = evaluate(agent, agent.env_id, args.episodes, args.seed, agent.env_kwargs)
+    diagnostics = diagnose(agent, agent.env_id, agent.env_kwargs)[0]
+    try:
+        result = evaluate(agent, agent.env_id, args.episodes, args.seed, agent.env_kwargs)
+    except ValueError as exc:
+        fail(parser, f"--episodes {args.episodes}: {exc}")
     if args.json:
-        print(json.dumps({"env_id": agent.env_id, "agent": agent.name, **result.to_dict()}))
+        print(json.dumps({"env_id": agent.env_id, "agent": agent.name, **result.to_dict(), **diagnostics}))
     else:
         print(f"{agent.name} on {agent.env_id}: {format_result(result)}")
+        if diagnostics:
+            figures = ", ".join(f"{k.removeprefix('diagnostics/')} {v:.3f}" for k, v in diagnostics.items())
+            print(f"against the optimum (held-out boards): {figures}")
     return 0
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from rlzero.agents.callbacks import Callback, CallbackList
-from rlzero.agents.checkpoint import load_checkpoint
+from rlzero.agents.checkpoint import check_agent, load_checkpoint
 from rlzero.agents.device import resolve_device
 from rlzero.agents.presets import preset_for
 from rlzero.agents.registry import agent_class, is_sb3
@@ -140,6 +140,7 @@ def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
             agent.init_from(trial.init_from)
         else:
             payload = load_checkpoint(trial.init_from, map_location=agent.device)
+            check_agent(payload["metadata"], trial.agent, trial.init_from)
             moved = dataclasses.asdict(transfer(agent, payload["state_dicts"], trial.strategy))
     settings = {
         **dataclasses.asdict(trial),
@@ -309,8 +310,8 @@ def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
 
     Every member's run equals the one it has in the whole group (members are independent, see
     :mod:`rlzero.agents.base`), and the members' directories, ``group.json`` and ``curves.png`` go
-    into one group directory. Where a CPU has several cores, groups of some 8-16 members, one per
-    core, train faster than one group on every core's threads (benchmarks/README.md).
+    into one group directory. Where a CPU has several cores, one smaller group per core trains faster
+    than one group on every core's threads, whose small matrix products gain little from more of them.
 
     Ctrl-C stops every part as it stops a single trial; the group record is then made of the summaries
     the members saved, and :class:`TrialInterrupted` carries it (a bare KeyboardInterrupt where none
@@ -434,6 +435,7 @@ def summarize(
         "mean_normalized_return": final["mean_normalized_return"],
         "success_rate": final["success_rate"],
         "mean_length": final["mean_length"],
+        "diagnostics": {k: v for k, v in final.items() if k.startswith("diagnostics/")},
         "solved": rule.solved(final),
         "interrupted": interrupted,
         "checkpoint": str(checkpoint) if checkpoint is not None else None,

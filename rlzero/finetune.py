@@ -1,4 +1,7 @@
-"""``python -m rlzero.finetune``: pretrain on one ZeroOut variant, fine-tune on another, measure the gain.
+"""``python -m rlzero.finetune``: pretrain on one env variant, fine-tune on another, measure the gain.
+
+A variant is an env id plus constructor arguments (``--source-kwargs``, ``--target-kwargs``): ZeroOut's
+ids and custom boards, LunarLander with and without wind, and so on.
 
 For each seed it fine-tunes the pretrained weights on the target (strategy ``full``, ``freeze`` or
 ``head``, see :mod:`rlzero.agents.transfer`; SB3 agents move every weight, ``full`` only) and, as the
@@ -27,9 +30,14 @@ the evaluations, which are evenly spaced: about the area under the curve divided
 
 from __future__ import annotations
 
+import signal
+import sys
+
+if __name__ == "__main__":  # a Ctrl-C while the imports below load ends the command quietly
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
+
 import argparse
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,10 +57,13 @@ from rlzero.cli import (
     claim_run_dir,
     fail,
     flatten_seeds,
+    one_interrupt,
+    parse_env_kwargs,
     parse_hparams,
     positive_int,
     report,
     seed_range,
+    write_failed,
 )
 from rlzero.experiment import Trial, build, member_records, run
 from rlzero.metrics import criterion, curve_summary
@@ -75,6 +86,20 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--agent", required=True, choices=list(AGENTS), help="which agent")
     parser.add_argument("--source", default="ZeroOut-v0", help="env to pretrain on (default ZeroOut-v0)")
     parser.add_argument("--target", default="ZeroOutInOrder-v0", help="env to fine-tune on")
+    parser.add_argument(
+        "--source-kwargs",
+        nargs="*",
+        default=[],
+        metavar="K=V",
+        help="the source env's constructor arguments, e.g. enable_wind=False (a variant of any env)",
+    )
+    parser.add_argument(
+        "--target-kwargs",
+        nargs="*",
+        default=[],
+        metavar="K=V",
+        help="the target env's constructor arguments, e.g. enable_wind=True wind_power=10",
+    )
     parser.add_argument("--pretrained", metavar="CKPT", help="skip pretraining: start from this checkpoint")
     parser.add_argument(
         "--strategy", default="full", choices=STRATEGIES, help="full, freeze (body frozen) or head"
@@ -144,6 +169,7 @@ def starting_point(
     return Trial(
         agent=args.agent,
         env_id=args.target,
+        env_kwargs=args.target_kwargs,
         seed=seed,
         hparams=hparams,
         device=device,
@@ -153,6 +179,17 @@ def starting_point(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Pretrain, fine-tune and compare as the flags say; exit status 0, 1 (a failed run or arm), 2
+    (misuse) or 130 (Ctrl-C)."""
+    with one_interrupt():
+        try:
+            return pretrain_then_finetune(argv)
+        except KeyboardInterrupt:
+            report("interrupted")
+            return 130
+
+
+def pretrain_then_finetune(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.seeds = flatten_seeds(args.seeds)
@@ -160,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for env_id in (args.source, args.target):
             check_env_id(env_id)
+        args.source_kwargs = parse_env_kwargs(args.source_kwargs, "--source-kwargs")
+        args.target_kwargs = parse_env_kwargs(args.target_kwargs, "--target-kwargs")
+        criterion(args.source, args.source_kwargs)  # builds the source variant: its kwargs are checked now
         if is_sb3(args.agent) and args.strategy != "full":
             raise UsageError(f"--strategy: {args.agent} moves every weight; only 'full' applies to it")
         hparams = parse_hparams(args.hparams, agent_class(args.agent).hparam_types())
@@ -192,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report(f"pretraining {args.agent} on {args.source}")
             source = Trial(
                 env_id=args.source,
+                env_kwargs=args.source_kwargs,
                 seed=args.seeds[0],
                 total_timesteps=args.pretrain_timesteps,
                 hparams=hparams,
@@ -210,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 name = "finetune" if finetuned else "scratch"
                 trial = Trial(
                     env_id=args.target,
+                    env_kwargs=args.target_kwargs,
                     seed=trial_seeds if grouped else trial_seeds[0],
                     total_timesteps=args.total_timesteps,
                     hparams=target_hparams,
@@ -221,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 arms.append((trial_seeds, arm, trial))
         report(describe(options))
-        rule = criterion(args.target)
+        rule = criterion(args.target, args.target_kwargs)
 
         def show(index: int, record: dict[str, Any]) -> None:
             trial_seeds, arm, _ = arms[index]
@@ -241,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (ValueError, FileNotFoundError) as exc:
         fail(parser, str(exc))
+    except OSError as exc:
+        return write_failed(parser.prog, exc, run_dir)
     except KeyboardInterrupt:
         report("interrupted")
         return 130
@@ -266,6 +310,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not per_seed:
         report(f"every seed failed; first error: {failed[0]['error']['message']}")
         return 1  # a failed run, not a misused command
+    try:
+        summary = write_report(args, run_dir, results, per_seed, failed, pretrained, hparams, target_hparams)
+    except OSError as exc:
+        return write_failed(parser.prog, exc, run_dir)
+    for arm in ARMS:
+        figures = summary["aggregate"][arm]
+        report(
+            f"{arm:>9}: jumpstart {figures['jumpstart']['iqm']:.3f}, "
+            f"steps to solved {figures['steps_to_solved']['median']} "
+            f"({figures['steps_to_solved']['n']}/{len(per_seed)} seeds), auc {figures['auc']['iqm']:.3f}"
+        )
+    print(summary["verdict"])
+    print(f"report: {run_dir / 'transfer_report.json'}")
+    if failed:
+        report(f"{len(failed)} arm(s) failed (errors in the report and in {run_dir / 'trials.jsonl'})")
+        return 1
+    return 0
+
+
+def write_report(
+    args: argparse.Namespace,
+    run_dir: Path,
+    results: dict[int, dict[str, Any]],
+    per_seed: list[dict[str, Any]],
+    failed: list[dict[str, Any]],
+    pretrained: str,
+    hparams: dict[str, Any],
+    target_hparams: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the videos, ``transfer_report.json`` and ``transfer_curves.png``; return the report."""
+    rule, target_kwargs = criterion(args.target, args.target_kwargs), args.target_kwargs
     first_seed = per_seed[0]["seed"]
     first = results[first_seed]["finetuned"]["settings"]
     # One episode on the target before and after fine-tuning (the first seed's arm), to watch: before
@@ -274,13 +349,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     before, _ = build(starting_point(args, target_hparams, pretrained, first_seed, "cpu"))
     after = load_agent(results[first_seed]["finetuned"]["checkpoint"], "cpu")
     videos = {
-        moment: str(record_video(agent, args.target, run_dir / f"{moment}.gif"))
+        moment: str(record_video(agent, args.target, run_dir / f"{moment}.gif", env_kwargs=target_kwargs))
         for moment, agent in (("before", before), ("after", after))
     }
     summary = {
         "agent": args.agent,
         "source": args.source,
+        "source_kwargs": args.source_kwargs,
         "target": args.target,
+        "target_kwargs": args.target_kwargs,
         "strategy": args.strategy,
         "learning_rate": first["resolved_hparams"].get("learning_rate"),
         "total_timesteps": first["total_timesteps"],
@@ -300,19 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rule,
         title=f"{args.agent}: {args.source} -> {args.target}",
     )
-    for arm in ARMS:
-        figures = summary["aggregate"][arm]
-        report(
-            f"{arm:>9}: jumpstart {figures['jumpstart']['iqm']:.3f}, "
-            f"steps to solved {figures['steps_to_solved']['median']} "
-            f"({figures['steps_to_solved']['n']}/{len(per_seed)} seeds), auc {figures['auc']['iqm']:.3f}"
-        )
-    print(summary["verdict"])
-    print(f"report: {run_dir / 'transfer_report.json'}")
-    if failed:
-        report(f"{len(failed)} arm(s) failed (errors in the report and in {run_dir / 'trials.jsonl'})")
-        return 1
-    return 0
+    return summary
 
 
 if __name__ == "__main__":

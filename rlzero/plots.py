@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from rlzero.agents.files import atomic_path
 from rlzero.metrics import Criterion
 
 AXES = {"env_steps": "env steps", "wall_time_s": "training seconds (log scale)"}
@@ -24,11 +25,13 @@ def plot_curves(
     rule: Criterion,
     x: str = "env_steps",
     title: str = "",
+    reference: str = "solved",
 ) -> Path:
     """One colour per label: each run a thin line, the interquartile mean over runs bold, with the band
     between the 25th and 75th percentiles, on the span every run covers (training seconds on a log axis).
 
-    ``runs`` maps a label to its runs' evaluation curves (rows with ``x`` and the criterion's metric).
+    ``runs`` maps a label to its runs' evaluation curves (rows with ``x`` and the criterion's metric);
+    a dashed line marks the criterion's threshold, labelled ``reference``.
     """
     fig, ax = plt.subplots(figsize=(7, 4.2))
     log = x == "wall_time_s"
@@ -57,7 +60,7 @@ def plot_curves(
         low, high = np.percentile(ys, [25, 75], axis=0)
         ax.fill_between(grid, low, high, color=color, alpha=0.15)
     ax.axhline(
-        rule.threshold, color="grey", linestyle="--", linewidth=0.8, label=f"solved ({rule.threshold:g})"
+        rule.threshold, color="grey", linestyle="--", linewidth=0.8, label=f"{reference} ({rule.threshold:g})"
     )
     if log:
         ax.set_xscale("log")
@@ -92,8 +95,11 @@ def plot_profiles(
 
 
 def save(fig: Any, path: str | Path) -> Path:
+    """Write the figure as a PNG, atomically (a kill never leaves half a picture), and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return path

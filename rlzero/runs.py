@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rlzero.agents.checkpoint import atomic_path
+from rlzero.agents.files import atomic_path
 
 CHECKPOINT_NAME = "model.pt"
 

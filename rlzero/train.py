@@ -2,7 +2,7 @@
 
 A run writes ``<logdir>/<env>__<agent>__<seed>__<time>/``: TensorBoard events, ``model.pt`` (or SB3's
 ``.zip``), ``config.json`` (everything needed to repeat it) and ``summary.json`` (the final evaluation
-with the DESIGN protocol, and the evaluation curve). Ctrl-C saves the checkpoint, writes the summary
+with the evaluation protocol, and the evaluation curve). Ctrl-C saves the checkpoint, writes the summary
 with ``"interrupted": true`` and exits 130.
 
 ``--seeds 0-31`` trains 32 independent agents as one group in this process (our agents only; see
@@ -17,11 +17,17 @@ cores it is faster than one group on every core's threads.
 
 from __future__ import annotations
 
+import signal
+import sys
+
+if __name__ == "__main__":  # a Ctrl-C while the imports below load ends the command quietly
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
+
 import argparse
 import itertools
 import os
-import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,13 +44,16 @@ from rlzero.cli import (
     convert,
     fail,
     flatten_seeds,
+    one_interrupt,
     parse_env_kwargs,
     parse_hparams,
     positive_int,
+    quiet_writer_threads,
     report,
     seed_int,
     seed_range,
     split_pairs,
+    write_failed,
 )
 from rlzero.experiment import Trial, TrialInterrupted, build, run, run_parts, split_group
 
@@ -174,6 +183,8 @@ def sweep_grid(pairs: Sequence[str], types: dict[str, Any]) -> list[dict[str, An
         if types[key] is not float:
             raise UsageError(f"--sweep {key}: only float hyperparameters can differ between members")
         given = [convert(v, float, f"--sweep {key}") for v in text.split(",") if v.strip()]
+        if not given:
+            raise UsageError(f"--sweep {key}={text}: give one value or more, e.g. {key}=0.001,0.003")
         values[key] = list(dict.fromkeys(given))  # each once, as --seeds takes each seed once
     return [dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())]
 
@@ -204,6 +215,16 @@ def print_record(record: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Train as the flags say; exit status 0, 1 (a failed run), 2 (misuse) or 130 (Ctrl-C)."""
+    with one_interrupt():
+        try:
+            return train(argv)
+        except KeyboardInterrupt:  # before the run started, or before any member of its group did
+            report("interrupted before any run started: nothing saved")
+            return 130
+
+
+def train(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     grouped = args.seeds is not None or bool(args.sweep)
@@ -224,16 +245,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     trial.run_dir = str(claim_run_dir(parser, args.logdir, args.env, args.agent, seed_part))
     report(f"run directory: {trial.run_dir}")
     try:
-        if args.workers > 1:
-            del built  # each part builds its own agents: the parent keeps none alive meanwhile
-            record = run_parts(trial, args.workers, workers=args.workers, threads=threads)
-        else:
-            record = run(trial, built)
+        with quiet_writer_threads():
+            if args.workers > 1:
+                del built  # each part builds its own agents: the parent keeps none alive meanwhile
+                record = run_parts(trial, args.workers, workers=args.workers, threads=threads)
+            else:
+                record = run(trial, built)
+    except OSError as exc:
+        return write_failed(parser.prog, exc, Path(trial.run_dir))
     except TrialInterrupted as stop:
         record = stop.record
-    except KeyboardInterrupt:  # a group's parts stopped before any member had started
-        report("interrupted before any member started: nothing saved")
-        return 130
     print_record(record)
     return 130 if record["interrupted"] else 0
 

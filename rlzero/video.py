@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
-from rlzero.agents.checkpoint import atomic_path
+from rlzero.agents.files import atomic_path, write_error
 from rlzero.evaluation import EVAL_SEED, play_episodes
 
 VIDEO_FORMATS = {
@@ -84,5 +84,28 @@ def record_video(
             play_episodes(policy, recorder, seeds, render=False)
         finally:
             recorder.close()
-        os.replace(clips / "clip-episode-0.mp4", path)
+        clip = clips / "clip-episode-0.mp4"
+        check_mp4(clip, path)
+        os.replace(clip, path)
     return path
+
+
+def check_mp4(clip: Path, path: Path) -> None:
+    """Raise ``OSError`` naming ``path`` unless ``clip`` is a whole MP4 file: its top-level boxes fill the
+    file exactly and include ``moov`` (the index a player needs, written last). moviepy's ffmpeg leaves a
+    cut file without a word when the disk fills up."""
+    try:
+        data = clip.read_bytes()
+    except FileNotFoundError:
+        raise write_error(path, RuntimeError("no video was written")) from None
+    boxes, offset = set(), 0
+    while offset + 8 <= len(data):
+        size, kind = int.from_bytes(data[offset : offset + 4], "big"), data[offset + 4 : offset + 8]
+        if size == 1 and offset + 16 <= len(data):  # a 64-bit size follows the type
+            size = int.from_bytes(data[offset + 8 : offset + 16], "big")
+        if size < 8:
+            break
+        boxes.add(kind)
+        offset += size
+    if offset != len(data) or b"moov" not in boxes:
+        raise write_error(path, RuntimeError(f"the video stops after {len(data):,} bytes (cut short)"))

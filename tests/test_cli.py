@@ -303,10 +303,11 @@ def test_evaluate_prints_boards_and_a_result_line(smoke_run, capsys):
     boards = [line for line in lines if line.startswith("[") and "step" in line]
     assert len(boards) >= 2  # the start and at least one step
     assert "step 0/" in boards[0]
-    result = lines[-1]
+    result = lines[-2]
     assert result.startswith("dqn on ZeroOut-v0:")
     assert "episodes 5" in result
     assert "normalized" in result
+    assert lines[-1].startswith("against the optimum (held-out boards): q_error ")
 
 
 def test_evaluate_json(smoke_run, capsys):
@@ -317,6 +318,7 @@ def test_evaluate_json(smoke_run, capsys):
     assert data["agent"] == "dqn"
     assert data["env_id"] == "ZeroOut-v0"
     assert data["n_episodes"] == 3
+    assert {"diagnostics/q_error", "diagnostics/q_error_greedy", "diagnostics/overestimation"} <= set(data)
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "missing"])

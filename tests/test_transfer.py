@@ -146,7 +146,7 @@ def test_strategy_moves_and_freezes_exactly_its_tensors(
         # after_transfer: the target starts from the transferred online net, not the source's target.
         assert_same(loaded["target_net"], loaded["q_net"], loaded["q_net"])
         assert_all_differ(src["target_net"], src["q_net"], param_names(agent.q_net))
-    assert [line.split(":")[0] for line in report.lines()] == names
+    assert list(report.loaded) == names
 
     agent.learn(FINETUNE_STEPS)
     tuned = snapshot(agent)
@@ -380,6 +380,36 @@ def test_finetune_cli_to_a_larger_board_writes_the_report_and_both_videos(tmp_pa
     assert report["target"] == "ZeroOutLarge-v0"
     for moment in ("before", "after"):
         assert (run_dir / f"{moment}.gif").read_bytes()[:6] == b"GIF89a"
+
+
+def test_finetune_between_variants_named_by_their_constructor_arguments(tmp_path: Path) -> None:
+    """A variant is an id plus kwargs: here a 6-slot board, pretrained with the plain rule and fine-tuned
+    with the in-order one, and the report records both."""
+    budgets = ["--pretrain-timesteps", "1024", "--total-timesteps", "1024", "--eval-episodes", "5"]
+    variants = [
+        "--source-kwargs",
+        "size=6",
+        "--target",
+        "ZeroOut-v0",
+        "--target-kwargs",
+        "size=6",
+        "rule=in_order",
+    ]
+    argv = ["--agent", "ppo", *variants, "--seeds", "0", "--workers", "1", *budgets]
+    assert finetune.main([*argv, "--no-progress", "--logdir", str(tmp_path)]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    report = json.loads((run_dir / "transfer_report.json").read_text())
+    assert report["source_kwargs"] == {"size": 6}
+    assert report["target_kwargs"] == {"size": 6, "rule": "in_order"}
+    pretrain = json.loads((run_dir / "pretrain" / "config.json").read_text())
+    finetuned = json.loads((run_dir / "finetune" / "seed0" / "config.json").read_text())
+    assert pretrain["env_kwargs"] == {"size": 6} and finetuned["env_kwargs"] == {
+        "size": 6,
+        "rule": "in_order",
+    }
+    with pytest.raises(SystemExit) as exited:  # a bad variant is refused before any work
+        finetune.main([*argv, "--source-kwargs", "size=0", "--logdir", str(tmp_path / "bad")])
+    assert exited.value.code == 2 and not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize(
