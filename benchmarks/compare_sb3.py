@@ -40,11 +40,13 @@ from rlzero.agents.registry import FROM_SCRATCH, is_sb3
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
+    add_runner_args,
     check_env_id,
     fail,
     flatten_seeds,
     parse_budgets,
     positive_int,
+    runner_options,
     seed_range,
 )
 from rlzero.experiment import Trial, member_records, run, seed_results
@@ -66,7 +68,7 @@ from rlzero.report import (
 )
 from rlzero.stats import performance_profile
 from rlzero.system import describe_machine, machine_info, package_versions
-from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
+from rlzero.trials import BackendUnavailable, describe, run_trials
 
 ENVS = (
     "ZeroOut-v0",

@@ -21,14 +21,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rlzero.cli import ArgumentParser, UsageError, fail, flatten_seeds, seed_range
+from rlzero.cli import (
+    ArgumentParser,
+    UsageError,
+    add_runner_args,
+    fail,
+    flatten_seeds,
+    runner_options,
+    seed_range,
+)
 from rlzero.experiment import Trial, member_records, run
 from rlzero.metrics import Criterion
 from rlzero.plots import plot_curves
 from rlzero.report import command_line, markdown_table, run_line, with_interval, write_report
 from rlzero.stats import aggregate
 from rlzero.system import package_versions
-from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
+from rlzero.trials import BackendUnavailable, describe, run_trials
 
 ENVS = ("ZeroOut-v0", "ZeroOutFewestSteps-v0")
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {

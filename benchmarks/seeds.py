@@ -18,7 +18,6 @@ and one learning-curve PNG per env to ``--out``; it measures and never asserts.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,13 +25,31 @@ from typing import Any
 
 from rlzero.agents.presets import ZEROOUT_IDS
 from rlzero.agents.registry import AGENTS, FROM_SCRATCH, is_sb3
-from rlzero.cli import ArgumentParser, UsageError, check_env_id, fail, flatten_seeds, seed_range
+from rlzero.cli import (
+    ArgumentParser,
+    UsageError,
+    add_runner_args,
+    check_env_id,
+    fail,
+    flatten_seeds,
+    runner_options,
+    seed_range,
+)
 from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.metrics import criterion
 from rlzero.plots import plot_curves
-from rlzero.report import cell_summary, command_line, markdown_table, num, steps, with_interval
-from rlzero.system import describe_machine, package_versions
-from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
+from rlzero.report import (
+    cell_summary,
+    command_line,
+    markdown_table,
+    num,
+    run_line,
+    steps,
+    with_interval,
+    write_report,
+)
+from rlzero.system import package_versions
+from rlzero.trials import BackendUnavailable, describe, run_trials
 
 ENVS = (*ZEROOUT_IDS, "CartPole-v1")
 
@@ -65,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {describe_machine()}; {describe(options)}", flush=True)
+    command = command_line("benchmarks/seeds.py", argv)
+    first_line = run_line(command)
+    print(f"{first_line}; {describe(options)}", flush=True)
 
     def show(index: int, record: dict[str, Any]) -> None:
         trial, result = trials[index], record.get("result")
@@ -109,10 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if r is not None
     ]
     seed_header = ["agent", "env", "seed", "final score", "env steps to solved", "stayed solved"]
-    command = command_line("benchmarks/seeds.py", argv)
     table = "\n\n".join(
         [
-            f"`{command}`; {describe_machine()}",
+            first_line,
             markdown_table(header, rows),
             markdown_table(seed_header, per_seed),
         ]
@@ -126,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": {f"{agent} {env_id}": s for (env_id, agent), s in summary.items()},
         "trials": records,
     }
-    (out / "seeds.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    (out / "seeds.md").write_text(table + "\n")
-    print(table)
+    write_report(out, "seeds", report, table)
     return 0
 
 

@@ -30,15 +30,32 @@ from typing import Any
 from rlzero.agents.presets import preset_for
 from rlzero.agents.registry import AGENTS, FROM_SCRATCH, agent_class, is_sb3
 from rlzero.agents.transfer import STRATEGIES
-from rlzero.cli import ArgumentParser, UsageError, fail, flatten_seeds, seed_range
+from rlzero.cli import (
+    ArgumentParser,
+    UsageError,
+    add_runner_args,
+    fail,
+    flatten_seeds,
+    runner_options,
+    seed_range,
+)
 from rlzero.experiment import Trial, run, seed_results
 from rlzero.finetune import transfer_summary
 from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
-from rlzero.report import command_line, markdown_table, ratio, steps, times, with_interval
+from rlzero.report import (
+    command_line,
+    markdown_table,
+    ratio,
+    run_line,
+    steps,
+    times,
+    with_interval,
+    write_report,
+)
 from rlzero.stats import probability_of_improvement
-from rlzero.system import describe_machine, package_versions
-from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
+from rlzero.system import package_versions
+from rlzero.trials import BackendUnavailable, describe, run_trials
 
 SOURCE = "ZeroOut-v0"
 BUDGETS = {
@@ -135,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t: [*args.agents, *([args.sb3] if args.sb3 != "none" and t not in SIZE_AGNOSTIC else [])]
         for t in args.targets
     }
-    print(f"machine: {describe_machine()}; {describe(options)}", flush=True)
+    command = command_line("benchmarks/transfer.py", argv)
+    first_line = run_line(command)
+    print(f"{first_line}; {describe(options)}", flush=True)
 
     def common(agent: str) -> dict[str, Any]:
         return {"device": "cpu" if is_sb3(agent) else args.device, "eval_episodes": episodes}
@@ -202,8 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "final",
     ]
     header.append("P(AUC > scratch's)")
-    command = command_line("benchmarks/transfer.py", argv)
-    table = f"`{command}`; {describe_machine()}\n\n" + markdown_table(header, rows, align="lll" + "r" * 6)
+    table = f"{first_line}\n\n" + markdown_table(header, rows, align="lll" + "r" * 6)
     for (agent, target), cell in grouped.items():
         curves = {label: [r["evaluations"] for r in rs if r] for label, rs in cell.items()}
         path = out / f"transfer_{agent}_{target}.png"
@@ -211,9 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             curves, path, criterion(target), title=f"{agent}: {SOURCE} -> {target}, {len(seeds)} seeds"
         )
     report = {"command": command, "versions": package_versions(), "rows": rows, "trials": records}
-    (out / "transfer.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    (out / "transfer.md").write_text(table + "\n")
-    print(table)
+    write_report(out, "transfer", report, table)
     failed = sum(not r["ok"] for r in records)
     if failed:
         print(f"{failed} trial(s) failed: see {out / 'transfer.json'}")

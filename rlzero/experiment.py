@@ -42,6 +42,7 @@ from rlzero.metrics import Criterion, criterion, curve_summary
 from rlzero.report import cell_summary
 from rlzero.runs import CHECKPOINT_NAME, claim_dir, write_json
 from rlzero.system import package_versions
+from rlzero.trials import run_trials
 
 EVALUATIONS_PER_RUN = 20
 """Evaluations over a run when ``eval_freq`` is not given: one every twentieth of the budget."""
@@ -317,8 +318,6 @@ def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
     the members saved, and :class:`TrialInterrupted` carries it (a bare KeyboardInterrupt where none
     had started).
     """
-    from rlzero.trials import run_trials
-
     began = time.perf_counter()
     run_dir = claim_dir(trial.run_dir, take_empty=True) if trial.run_dir is not None else None
     whole = dataclasses.replace(trial, run_dir=str(run_dir) if run_dir is not None else None)

@@ -52,6 +52,7 @@ from rlzero.cli import (
     ArgumentParser,
     UsageError,
     add_hparams_arg,
+    add_runner_args,
     check_checkpoint,
     check_env_id,
     claim_run_dir,
@@ -62,6 +63,7 @@ from rlzero.cli import (
     parse_hparams,
     positive_int,
     report,
+    runner_options,
     seed_range,
     write_failed,
 )
@@ -70,7 +72,7 @@ from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
 from rlzero.runs import write_json
 from rlzero.stats import aggregate
-from rlzero.trials import BackendUnavailable, add_runner_args, describe, run_trials, runner_options
+from rlzero.trials import BackendUnavailable, describe, run_trials
 from rlzero.video import record_video
 
 FIGURES = ("jumpstart", "steps_to_solved", "auc", "final")

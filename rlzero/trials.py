@@ -32,7 +32,6 @@ a successful record there (failed ones run again). Without ``resume`` the file i
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import dataclasses
 import json
@@ -48,8 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from rlzero.cli import positive_int
 
 BACKENDS = ("local", "ray")
 INSTALL_RAY = 'Ray is not installed; the ray backend needs it: pip install "rlzero[distributed]"'
@@ -317,73 +314,6 @@ def _run_ray(
     finally:
         if started_here:
             ray.shutdown()
-
-
-# --------------------------------------------------------------------------------------------------
-# The command-line flags the sweeps share.
-
-
-def add_runner_args(
-    parser: argparse.ArgumentParser, resume: bool = False, default_workers: int | None = None
-) -> argparse._ArgumentGroup:
-    """Add ``--backend``, ``--workers``, ``--ray-address``, ``--gpus-per-trial`` (and ``--resume``)."""
-    group = parser.add_argument_group("running the trials")
-    group.add_argument(
-        "--backend",
-        default="local",
-        choices=BACKENDS,
-        help="local: a process pool on this machine (default); ray: one Ray task per trial, on the "
-        'cluster at --ray-address or a local one (needs pip install "rlzero[distributed]")',
-    )
-    group.add_argument(
-        "--workers",
-        type=positive_int,
-        default=default_workers,
-        help="trials run at once: processes of the local pool (default: "
-        + (f"{default_workers}" if default_workers else "the number of CPUs")
-        + "; 1 runs them in this process); with --backend ray and no --ray-address, the CPUs "
-        "of the local Ray cluster",
-    )
-    group.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDR",
-        help="an existing Ray cluster: HEAD:6379, or auto for the one `ray start` set up on this node",
-    )
-    group.add_argument(
-        "--gpus-per-trial",
-        type=float,
-        default=None,
-        help=f"GPU share each Ray task asks for when the trials run on CUDA (default {DEFAULT_GPU_FRACTION})",
-    )
-    if resume:
-        group.add_argument(
-            "--resume",
-            action="store_true",
-            help="keep the trials already finished in the output folder's trials.jsonl; run the rest",
-        )
-    return group
-
-
-def runner_options(args: argparse.Namespace, device: str, threads: int = 1) -> dict[str, Any]:
-    """The :func:`run_trials` keyword arguments from the flags of :func:`add_runner_args`.
-
-    Raises :class:`BackendUnavailable` for ``--backend ray`` without Ray (check it before any work).
-    """
-    if args.backend == "ray":
-        import_ray()
-    # A trial resolves "auto" itself, on the machine that runs it; the driver asks Ray for a GPU share
-    # when the trials are to run on CUDA, or on "auto" where this machine has CUDA.
-    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else DEFAULT_GPU_FRACTION
-    return {
-        "backend": args.backend,
-        "workers": args.workers,
-        "ray_address": args.ray_address,
-        "threads": threads,
-        "gpus_per_trial": gpus if cuda else 0.0,
-        "resume": bool(getattr(args, "resume", False)),
-    }
 
 
 def describe(options: Mapping[str, Any]) -> str:

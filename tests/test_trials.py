@@ -22,16 +22,9 @@ from typing import Any
 import pytest
 
 from rlzero import finetune
+from rlzero.cli import add_runner_args, runner_options
 from rlzero.experiment import Trial, run
-from rlzero.trials import (
-    DEFAULT_GPU_FRACTION,
-    BackendUnavailable,
-    add_runner_args,
-    load_records,
-    run_trials,
-    runner_options,
-    spec_key,
-)
+from rlzero.trials import DEFAULT_GPU_FRACTION, BackendUnavailable, load_records, run_trials, spec_key
 
 TINY = {"num_envs": 64, "learning_starts": 512, "batch_size": 64}
 
@@ -73,6 +66,7 @@ def test_spec_key_is_stable() -> None:
     )
 
 
+@pytest.mark.slow
 def test_local_pool_matches_one_by_one(sweep: tuple[list[Trial], list[dict[str, Any]]]) -> None:
     arms, reference = sweep
     # The same specs again (same run_dir): each trial claims a fresh directory rather than colliding.
@@ -147,6 +141,7 @@ def ray_cluster() -> Iterator[Any]:
         ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_matches_one_by_one(
     ray_cluster: Any, sweep: tuple[list[Trial], list[dict[str, Any]]], tmp_path: Path
 ) -> None:
@@ -196,6 +191,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_pool_stops_the_running_trials_and_starts_no_other(tmp_path: Path) -> None:
     """The pool queues a call ahead of its free workers; once Ctrl-C has come, a worker that takes it
     must not start that trial (it would run deaf to the stop, and the sweep would wait for it)."""
