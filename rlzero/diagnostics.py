@@ -16,12 +16,12 @@ computed outside it, at evaluation time (so their cost is not training time):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import torch
 
-from rlzero.envs import VECTOR_ENTRY_POINT
+from rlzero.envs import VECTOR_ENTRY_POINT, ZeroOutVectorEnv
 from rlzero.envs.optimal import optimal_q, optimal_value, productive_picks
 
 DIAGNOSTIC_SEED = 2_000_000
@@ -36,7 +36,7 @@ def held_out(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[tor
         return None
     envs = gym.make_vec(env_id, BOARDS, vectorization_mode="vector_entry_point", **dict(env_kwargs or {}))
     boards, _ = envs.reset(seed=DIAGNOSTIC_SEED)
-    rule = envs.unwrapped.rule
+    rule = cast(ZeroOutVectorEnv, envs.unwrapped).rule
     envs.close()
     return boards[boards.any(dim=1)], rule
 

@@ -129,6 +129,7 @@ def test_markdown_pieces() -> None:
     assert markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n|---|---:|\n| 1 | 2 |"
 
 
+@pytest.mark.slow
 def test_the_verdict_falls_back_to_sb3s_fastest_solver_where_no_sb3_agent_stays_solved() -> None:
     spec = importlib.util.spec_from_file_location("compare_sb3", SCRIPT)
     assert spec is not None and spec.loader is not None

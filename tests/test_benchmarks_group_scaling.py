@@ -13,6 +13,7 @@ import torch
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "group_scaling.py"
 
 
+@pytest.mark.slow
 def test_each_size_gets_a_row_measured_against_the_group_of_one(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--agents", "dqn", "--envs", "ZeroOut-v0", "--out", str(tmp_path)]
     options = ["--members", "1", "3", "--warmup", "64", "--steps", "64", "--repeats", "2"]
@@ -39,6 +40,7 @@ def test_a_group_of_no_members_exits_2_with_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here: the GPU side would run")
 @pytest.mark.parametrize("script", [SCRIPT, SCRIPT.with_name("groups.py")], ids=["group_scaling", "groups"])
+@pytest.mark.slow
 def test_device_cuda_without_cuda_exits_2_with_one_line(tmp_path: Path, script: Path) -> None:
     command = [sys.executable, str(script), "--device", "cuda", "--out", str(tmp_path)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

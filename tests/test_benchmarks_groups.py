@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "groups.py"
 
 
+@pytest.mark.slow
 def test_group_and_pool_take_the_same_overrides_and_give_the_same_curves(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--agents", "reinforce", "--seeds", "0-1", "--out", str(tmp_path)]
     options = ["--budget", "ZeroOut-v0=2048", "--set", "learning_rate=0.05", "--workers", "1"]
@@ -36,6 +39,7 @@ def test_an_unknown_hyperparameter_exits_2_with_one_line(tmp_path: Path) -> None
     assert "n_epochs" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_groups_of_a_given_size_on_the_pool_give_every_member_its_single_run(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--agents", "reinforce", "--seeds", "0-2", "--out", str(tmp_path)]
     options = ["--envs", "ZeroOut-v0", "ZeroOutLarge-v0", "--workers", "1", "--group-size", "2"]

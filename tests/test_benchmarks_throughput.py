@@ -13,6 +13,7 @@ import torch
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
 
 
+@pytest.mark.slow
 def test_quick_run_writes_every_configuration(tmp_path: Path) -> None:
     out = tmp_path / "t.json"
     proc = subprocess.run(

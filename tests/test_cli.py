@@ -403,6 +403,7 @@ def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
     assert agent.num_timesteps == summary["env_steps"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_with_workers_stops_every_part_and_leaves_a_complete_group(tmp_path):
     """The pool's workers leave the stop to the pool, which stops each part as Ctrl-C stops a single run."""
     argv = ["--agent", "dqn", "--seeds", "0-3", "--workers", "2", "--total-timesteps", "100_000_000"]

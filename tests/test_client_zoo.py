@@ -40,6 +40,7 @@ def test_module_and_file_forms_agree():
         zoo.path("sac")
 
 
+@pytest.mark.slow
 def test_rl_zoo3_trains_with_our_file(tmp_path):
     """The module form of -conf; rl-zoo3 reads a .yml path (zoo.path) with the yaml.safe_load of zoo.load."""
     pytest.importorskip("rl_zoo3")

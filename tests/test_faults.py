@@ -132,6 +132,7 @@ def without(key: str) -> dict[str, object]:
         ("sb3-in-a-pt", {**without("agent"), "agent": "sb3-ppo"}, None, "whose checkpoints are .zip files"),
     ],
 )
+@pytest.mark.slow
 def test_a_checkpoint_with_damaged_metadata_is_a_value_error_and_exit_2(
     tmp_path: Path, name: str, metadata: object, state_dicts: object, needle: str
 ) -> None:
@@ -159,6 +160,7 @@ def test_an_sb3_zip_whose_rlzero_json_is_not_metadata_is_refused(tmp_path: Path)
     one_line(proc.stderr, "metadata must be a mapping")
 
 
+@pytest.mark.slow
 def test_init_from_a_checkpoint_of_another_algorithm_is_refused_before_any_work(tmp_path: Path) -> None:
     ppo = agent_class("sb3-ppo")("ZeroOut-v0", seed=0, device="cpu").save(tmp_path / "ppo.zip")
     logdir = tmp_path / "runs"
@@ -241,6 +243,7 @@ def test_a_ctrl_c_while_starting_up_exits_130_quietly(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- sizes past memory
+@pytest.mark.slow
 def test_sizes_past_memory_are_refused_up_front_with_what_they_would_need(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as stop:
         train.main(["--agent", "dqn", "--seeds", "0-100000", "--logdir", str(tmp_path)])

@@ -67,6 +67,7 @@ def assert_same_weights(a: dict[str, dict[str, torch.Tensor]], b: dict[str, dict
 @pytest.mark.parametrize(
     ("env_id", "net_arch"), [("ZeroOut-v0", "mlp"), ("ZeroOut-v0", "slot"), ("CartPole-v1", "mlp")]
 )
+@pytest.mark.slow
 def test_members_do_not_depend_on_the_rest_of_their_group(agent: str, env_id: str, net_arch: str) -> None:
     cls = AGENTS[agent]
     kwargs = {"device": "cpu", "net_arch": net_arch, **SMALL[agent]}
@@ -105,6 +106,7 @@ def test_reinforce_members_whose_batches_differ_in_length_equal_their_runs_alone
 
 
 @pytest.mark.parametrize("agent", list(AGENTS))
+@pytest.mark.slow
 def test_member_curves_match_across_groups_and_checkpoints_load_as_single_agents(
     agent: str, tmp_path: Path
 ) -> None:
@@ -174,6 +176,7 @@ def test_a_group_predicts_a_batch_per_member() -> None:
         group.predict(obs[0])
 
 
+@pytest.mark.slow
 def test_cli_seeds_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [
         "--agent",
@@ -217,6 +220,7 @@ def test_split_group_gives_parts_of_consecutive_members_and_refuses_twins() -> N
         split_group(Trial("dqn", seed=[1, 1]), 2)
 
 
+@pytest.mark.slow
 def test_cli_workers_split_the_group_and_change_no_member(tmp_path: Path) -> None:
     def group_dir(workers: int) -> Path:
         argv = ["--agent", "dqn", "--seeds", "0-2", "--sweep", "learning_rate=0.001,0.003"]

@@ -26,6 +26,7 @@ def test_aggregate() -> None:
     }
 
 
+@pytest.mark.slow
 def test_probability_of_improvement() -> None:
     better = probability_of_improvement([2.0, 3.0, 4.0], [0.0, 1.0, 1.5])
     assert better["p"] == 1.0 and better["ci95"] == [1.0, 1.0]

@@ -268,6 +268,7 @@ def steps(*values: int | None) -> dict[str, Any]:
     return {"steps_to_solved": aggregate(list(values))}
 
 
+@pytest.mark.slow
 def test_verdict() -> None:
     assert verdict(steps(1000, 1000, 1000), steps(3000, 4000, 5000), 3) == (
         "fine-tuned median steps to solved 1000 vs scratch 4000 (ratio 0.25: at most half of scratch)"
@@ -321,6 +322,7 @@ def finetune_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     return run_dir, json.loads((run_dir / "transfer_report.json").read_text())
 
 
+@pytest.mark.slow
 def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[str, Any]]) -> None:
     run_dir, report = finetune_run
     assert run_dir.name.startswith("ZeroOutInOrder-v0__finetune-dqn-freeze__ZeroOut-v0__")
@@ -369,6 +371,7 @@ def test_finetune_cli_writes_a_complete_report(finetune_run: tuple[Path, dict[st
         assert (run_dir / f"{moment}.gif").read_bytes()[:6] == b"GIF89a"
 
 
+@pytest.mark.slow
 def test_finetune_cli_to_a_larger_board_writes_the_report_and_both_videos(tmp_path: Path) -> None:
     """The size-agnostic transfer: the before video is played by the target agent the fine-tuned arm
     starts from (the pretrained agent itself cannot act on the larger board)."""
@@ -382,6 +385,7 @@ def test_finetune_cli_to_a_larger_board_writes_the_report_and_both_videos(tmp_pa
         assert (run_dir / f"{moment}.gif").read_bytes()[:6] == b"GIF89a"
 
 
+@pytest.mark.slow
 def test_finetune_between_variants_named_by_their_constructor_arguments(tmp_path: Path) -> None:
     """A variant is an id plus kwargs: here a 6-slot board, pretrained with the plain rule and fine-tuned
     with the in-order one, and the report records both."""

@@ -55,6 +55,7 @@ def checkpoint(tmp_path_factory):
     return DQN("ZeroOut-v0", seed=0, device="cpu").save(tmp_path_factory.mktemp("ckpt") / "model.pt")
 
 
+@pytest.mark.slow
 def test_eval_cli_writes_the_video(checkpoint, tmp_path, capsys):
     video = tmp_path / "episodes.gif"
     argv = ["--checkpoint", str(checkpoint), "--episodes", "2", "--device", "cpu"]
