@@ -25,3 +25,4 @@ bench:  ## every benchmark's pipeline on a tiny budget (the full runs: benchmark
 	$(PYTHON) benchmarks/groups.py --agents reinforce --seeds 0-1 --budget ZeroOut-v0=4096 --out /tmp/rlzero-bench/groups
 	$(PYTHON) benchmarks/compare_sb3.py --quick --out /tmp/rlzero-bench/compare_sb3
 	$(PYTHON) benchmarks/transfer.py --quick --out /tmp/rlzero-bench/transfer
+	$(PYTHON) benchmarks/diagnostics.py --quick --out /tmp/rlzero-bench/diagnostics
