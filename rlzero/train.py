@@ -193,7 +193,9 @@ def print_record(record: dict[str, Any]) -> None:
     """The summary on stdout: a single run's fields, or a group's per-member table and figures."""
     if "members" not in record:
         shown = {k: v for k, v in record.items() if k not in ("evaluations", "settings", "timing")}
-        print("\n".join(f"{k:>24}: {v}" for k, v in shown.items()))
+        diagnostics = shown.pop("diagnostics", None) or {}
+        shown.update({k: f"{v:.4g}" for k, v in diagnostics.items()})  # one line each
+        print("\n".join(f"{k:>30}: {v}" for k, v in shown.items()))
         return
     print(f"{'seed':>6}  {'final':>9}  {'steps to solved':>15}  stayed  overrides")
     for row in record["table"]:

@@ -31,6 +31,7 @@ def test_each_size_gets_a_row_measured_against_the_group_of_one(tmp_path: Path) 
     assert (tmp_path / "group_scaling.md").read_text().count("| dqn | ZeroOut-v0 |") == 2
 
 
+@pytest.mark.slow
 def test_a_group_of_no_members_exits_2_with_one_line(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--members", "0", "--out", str(tmp_path)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

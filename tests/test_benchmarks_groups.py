@@ -32,6 +32,7 @@ def test_group_and_pool_take_the_same_overrides_and_give_the_same_curves(tmp_pat
     assert "| 1 x 2 (1 threads) |" in (tmp_path / "groups.md").read_text()
 
 
+@pytest.mark.slow
 def test_an_unknown_hyperparameter_exits_2_with_one_line(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--agents", "dqn", "--set", "n_epochs=3", "--out", str(tmp_path)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

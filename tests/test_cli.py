@@ -102,6 +102,7 @@ def assert_one_line_usage_error(code, err, *needles):
 
 
 # ---------------------------------------------------------------- --help and usage errors
+@pytest.mark.slow
 def test_help_explains_every_flag():
     proc = run_module("rlzero.train", "--help")
     assert proc.returncode == 0, proc.stderr
@@ -110,6 +111,7 @@ def test_help_explains_every_flag():
     assert "dqn" in proc.stdout
 
 
+@pytest.mark.slow
 def test_unknown_agent_exits_2_in_a_subprocess(tmp_path):
     proc = run_module("rlzero.train", "--agent", "nope", "--logdir", tmp_path)
     line = assert_one_line_usage_error(proc.returncode, proc.stderr, "nope", "dqn")
@@ -391,6 +393,7 @@ def interrupt_train(argv, tmp_path, events):
     return proc.returncode, out, err
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_checkpoint_and_summary_and_exits_130(tmp_path):
     code, out, err = interrupt_train(["--agent", "dqn", "--total-timesteps", "100_000_000"], tmp_path, 1)
     assert code == 130, err

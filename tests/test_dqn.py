@@ -37,6 +37,7 @@ TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 
 
 
 # ---------------------------------------------------------------- learning
+@pytest.mark.slow
 def test_dqn_solves_zero_out():
     agent = DQN("ZeroOut-v0", seed=0, device="cpu", **LEARNING_CONFIG)
     agent.learn(LEARNING_BUDGET)
@@ -293,6 +294,7 @@ def test_layer_norm_and_annealed_learning_rate():
     assert float(agent.optimizer.lr[0]) < agent.config.learning_rate * 0.05
 
 
+@pytest.mark.slow
 def test_dqn_trains_on_cartpole_through_the_numpy_adapter():
     agent = DQN(
         "CartPole-v1",

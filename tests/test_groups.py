@@ -94,6 +94,7 @@ def test_members_do_not_depend_on_the_rest_of_their_group(agent: str, env_id: st
     assert not torch.equal(weights(reference, 0)[net]["head.bias"], weights(reference, 1)[net]["head.bias"])
 
 
+@pytest.mark.slow
 def test_reinforce_members_whose_batches_differ_in_length_equal_their_runs_alone() -> None:
     """Batches of whole episodes: a group plays until its longest episode ends, so each member's update
     runs over more chunks than alone (2 steps of 512 envs a chunk here), all past its own episodes."""

@@ -6,9 +6,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_wheel_contains_the_packages(tmp_path):
     # Build from a copy so that setuptools' in-tree build/ and *.egg-info never touch the working tree.
     src = tmp_path / "src"

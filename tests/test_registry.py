@@ -24,6 +24,7 @@ def test_unknown_agent_names_the_valid_ones() -> None:
         registry.agent_class("nope")
 
 
+@pytest.mark.slow
 def test_a_new_agent_is_one_file_and_one_registry_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
