@@ -89,7 +89,8 @@ class ZeroOutEnv(gym.Env[np.ndarray, np.int64]):
     ## Normalized return
     :func:`normalized_return`, ``1 - regret / |optimal|``, is 1.0 for an optimal episode under every
     rule (``return / optimal`` where the optimum is positive); an episode counts as a success when its
-    return reaches the optimum.
+    return reaches the optimum. The optimal values themselves, ``V*`` per board and ``Q*`` per board and
+    pick at any discount, have closed forms derived in :mod:`rlzero.envs.optimal`.
 
     ## Episode end
     Terminates when every entry is 0. Truncates after ``max_steps`` steps, by default

@@ -11,7 +11,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rlzero.agents.presets import make_agent
+from rlzero.agents.presets import ZEROOUT_IDS, make_agent
 from rlzero.diagnostics import diagnose, held_out
 from rlzero.envs.optimal import optimal_q, optimal_value, productive_picks
 from rlzero.experiment import Trial, run
@@ -57,6 +57,13 @@ def test_the_truth_scores_zero_error_and_a_bias_shows_as_overestimation() -> Non
     assert exact["diagnostics/value_error"] == pytest.approx(0, abs=1e-6)
     assert biased["diagnostics/value_error"] == pytest.approx(2.0, abs=1e-6)
     assert diagnose(Oracle("zero", 0.9, 0.0), "CartPole-v1") == [{}, {}]  # no optimum to compare with
+
+
+@pytest.mark.parametrize("env_id", ZEROOUT_IDS)
+def test_every_agent_is_diagnosed_on_every_zero_out_id(env_id: str) -> None:
+    for agent, figures in [("dqn", 3), ("reinforce", 2), ("ppo", 2)]:
+        (found,) = diagnose(make_agent(agent, env_id, device="cpu", seed=0), env_id)
+        assert len(found) == figures and all(torch.isfinite(torch.tensor(v)) for v in found.values()), found
 
 
 @pytest.mark.parametrize("agent", ["dqn", "reinforce", "ppo"])
