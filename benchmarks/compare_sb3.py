@@ -6,7 +6,7 @@ preset (``rlzero.agents.presets``): ours on theirs, SB3's on rl-zoo3's tuned hyp
 evaluated every :data:`EVALUATIONS`-th of its budget (100 deterministic episodes on fresh seeds,
 training seconds recorded without the evaluation time); ``--budget ENV=STEPS`` gives every agent the same
 budget instead. Trials run interleaved (env, then seed, then agent), one torch thread each
-(``--threads``), through :func:`rlzero.trials.run_trials` (a local pool of one process per CPU by default,
+(``--threads``), through :func:`rlzero.executor.run_trials` (a local pool of one process per CPU by default,
 or Ray); ``--resume`` keeps the trials already in ``<out>/trials.jsonl``. With ``--groups`` each of our
 agents trains an env's seeds as one group (one trial; every member as it would train alone, see
 :mod:`rlzero.agents.base`): then our members' seconds are the group's clock, the time all of them took.
@@ -49,8 +49,9 @@ from rlzero.cli import (
     runner_options,
     seed_range,
 )
+from rlzero.curves import criterion
+from rlzero.executor import BackendUnavailable, describe, run_trials
 from rlzero.experiment import Trial, member_records, run, seed_results
-from rlzero.metrics import criterion
 from rlzero.plots import plot_curves, plot_profiles
 from rlzero.report import (
     cell_row,
@@ -68,7 +69,6 @@ from rlzero.report import (
 )
 from rlzero.stats import performance_profile
 from rlzero.system import describe_machine, machine_info, package_versions
-from rlzero.trials import BackendUnavailable, describe, run_trials
 
 ENVS = (
     "ZeroOut-v0",

@@ -30,13 +30,13 @@ from rlzero.cli import (
     runner_options,
     seed_range,
 )
+from rlzero.curves import Criterion
+from rlzero.executor import BackendUnavailable, describe, run_trials
 from rlzero.experiment import Trial, member_records, run
-from rlzero.metrics import Criterion
 from rlzero.plots import plot_curves
 from rlzero.report import command_line, markdown_table, run_line, with_interval, write_report
 from rlzero.stats import aggregate
 from rlzero.system import package_versions
-from rlzero.trials import BackendUnavailable, describe, run_trials
 
 ENVS = ("ZeroOut-v0", "ZeroOutFewestSteps-v0")
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {

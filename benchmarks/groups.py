@@ -48,10 +48,10 @@ from rlzero.cli import (
     parse_hparams,
     seed_range,
 )
+from rlzero.executor import run_trials
 from rlzero.experiment import Trial, run, run_parts
 from rlzero.report import cell_summary, command_line, markdown_table, num, with_interval, write_results
 from rlzero.system import describe_machine
-from rlzero.trials import run_trials
 
 SCORES = ("env_steps", "mean_return", "mean_normalized_return", "success_rate", "mean_length")
 

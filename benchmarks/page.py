@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rlzero.metrics import criterion
+from rlzero.curves import criterion
 from rlzero.report import cell_row, markdown_table
 from rlzero.system import describe_machine
 

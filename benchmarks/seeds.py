@@ -35,8 +35,9 @@ from rlzero.cli import (
     runner_options,
     seed_range,
 )
+from rlzero.curves import criterion
+from rlzero.executor import BackendUnavailable, describe, run_trials
 from rlzero.experiment import Trial, member_records, run, seed_results
-from rlzero.metrics import criterion
 from rlzero.plots import plot_curves
 from rlzero.report import (
     cell_summary,
@@ -49,7 +50,6 @@ from rlzero.report import (
     write_report,
 )
 from rlzero.system import package_versions
-from rlzero.trials import BackendUnavailable, describe, run_trials
 
 ENVS = (*ZEROOUT_IDS, "CartPole-v1")
 

@@ -8,7 +8,7 @@ it), evaluated before any update (the jumpstart) and every twentieth of the budg
 ``--sb3``) does the same transfer where the spaces match, through ``set_parameters`` (strategy
 ``full``, SB3's only way to move weights).
 
-Everything is a :func:`rlzero.experiment.run` trial through :func:`rlzero.trials.run_trials`: a local
+Everything is a :func:`rlzero.experiment.run` trial through :func:`rlzero.executor.run_trials`: a local
 pool by default, or Ray; ``--resume`` keeps finished trials. Our agents run the seeds of an arm as one
 group (each member is the run of its seed alone); SB3's run one trial per seed. It writes
 ``transfer.json``, ``transfer.md`` and one learning-curve PNG per agent and target to ``--out``; it
@@ -39,9 +39,10 @@ from rlzero.cli import (
     runner_options,
     seed_range,
 )
+from rlzero.curves import criterion, curve_summary
+from rlzero.executor import BackendUnavailable, describe, run_trials
 from rlzero.experiment import Trial, run, seed_results
 from rlzero.finetune import transfer_summary
-from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
 from rlzero.report import (
     command_line,
@@ -55,7 +56,6 @@ from rlzero.report import (
 )
 from rlzero.stats import probability_of_improvement
 from rlzero.system import package_versions
-from rlzero.trials import BackendUnavailable, describe, run_trials
 
 SOURCE = "ZeroOut-v0"
 BUDGETS = {

@@ -1,14 +1,16 @@
-"""The ZeroOut environment family: a single Gymnasium env, a batched torch vector env, and the optimal
-values of every rule in closed form (:mod:`rlzero.envs.optimal`).
+"""The ZeroOut environment family: a single Gymnasium env, a batched torch vector env, the optimal
+values of every rule in closed form (:mod:`rlzero.envs.optimal`), and the registered ids.
 
-The classes and functions are imported on first use, so that naming an entry point (or registering the
-ids, :mod:`rlzero.registration`) does not load torch.
+The classes and functions are imported on first use, so that registering the ids (which ``import
+rlzero`` does) loads Gymnasium only, not torch.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
 
 if TYPE_CHECKING:
     from rlzero.envs.optimal import optimal_q, optimal_value
@@ -19,6 +21,29 @@ ENTRY_POINT = "rlzero.envs.zero_out:ZeroOutEnv"
 """The single env's entry point, as Gymnasium's registry names it."""
 VECTOR_ENTRY_POINT = "rlzero.envs.vector:ZeroOutVectorEnv"
 """The batched implementation, which ``gym.make_vec(..., vectorization_mode="vector_entry_point")`` builds."""
+
+ENV_KWARGS: dict[str, dict[str, object]] = {
+    "ZeroOut-v0": {"size": 10, "max_value": 9, "rule": "zero"},
+    "ZeroOutCountdown-v0": {"size": 10, "max_value": 9, "rule": "countdown"},
+    "ZeroOutInOrder-v0": {"size": 10, "max_value": 9, "rule": "in_order"},
+    "ZeroOutLarge-v0": {"size": 20, "max_value": 9, "rule": "zero"},
+    "ZeroOutFewestSteps-v0": {"size": 10, "max_value": 9, "rule": "fewest_steps"},
+}
+"""Every registered id and the constructor arguments it stands for."""
+
+
+def register_envs() -> None:
+    """Register every ZeroOut id with Gymnasium (idempotent: ids already registered are left alone)."""
+    for env_id, kwargs in ENV_KWARGS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point=ENTRY_POINT,
+            vector_entry_point=VECTOR_ENTRY_POINT,
+            kwargs=dict(kwargs),
+        )
+
 
 LAZY = {
     "ZeroOutVectorEnv": "rlzero.envs.vector",
@@ -39,6 +64,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ENTRY_POINT",
+    "ENV_KWARGS",
     "RULES",
     "VECTOR_ENTRY_POINT",
     "ZeroOutEnv",
@@ -47,4 +73,5 @@ __all__ = [
     "normalized_return",
     "optimal_q",
     "optimal_value",
+    "register_envs",
 ]

@@ -9,21 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from rlzero.registration import ENV_KWARGS, register_envs
+from rlzero.envs import ENV_KWARGS, register_envs
 
 register_envs()
 
 if TYPE_CHECKING:
-    from rlzero.evaluation import EvalResult, evaluate
+    from rlzero.episodes import EvalResult, evaluate
 
 
 def __getattr__(name: str) -> Any:
     """``rlzero.evaluate`` and ``rlzero.EvalResult``, imported on first use: ``import rlzero`` (and
     ``gym.make`` of a ZeroOut id) loads the environments only."""
     if name in ("evaluate", "EvalResult"):
-        from rlzero import evaluation
+        from rlzero import episodes
 
-        return getattr(evaluation, name)
+        return getattr(episodes, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

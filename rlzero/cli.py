@@ -20,8 +20,8 @@ import gymnasium as gym
 import torch
 
 from rlzero.agents.checkpoint import load_checkpoint
+from rlzero.executor import BACKENDS, DEFAULT_GPU_FRACTION, import_ray
 from rlzero.runs import make_run_dir
-from rlzero.trials import BACKENDS, DEFAULT_GPU_FRACTION, import_ray
 
 
 class UsageError(Exception):
@@ -220,7 +220,7 @@ def convert(text: str, hint: Any, where: str) -> Any:
 def check_env_id(env_id: str) -> None:
     """A UsageError naming the rlzero ids unless ``env_id`` is registered with Gymnasium, and one naming
     the package to install where the env needs one that is missing (Box2D for LunarLander)."""
-    from rlzero.registration import ENV_KWARGS
+    from rlzero.envs import ENV_KWARGS
 
     if env_id not in gym.registry:
         raise UsageError(
@@ -262,7 +262,7 @@ def report(message: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The flags that say where many trials run (rlzero.trials), shared by finetune and the benchmarks.
+# The flags that say where many trials run (rlzero.executor), shared by finetune and the benchmarks.
 
 
 def add_runner_args(

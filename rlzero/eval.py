@@ -1,4 +1,4 @@
-"""``python -m rlzero.eval``: score a saved agent with the evaluation protocol of :mod:`rlzero.evaluation`.
+"""``python -m rlzero.eval``: score a saved agent with the evaluation protocol of :mod:`rlzero.episodes`.
 
 The command is not called ``rlzero.evaluate``: a submodule of that name would replace the function
 ``rlzero.evaluate`` on the package as soon as anything imported it.
@@ -27,7 +27,7 @@ from rlzero.cli import (
     write_failed,
 )
 from rlzero.diagnostics import diagnose
-from rlzero.evaluation import EVAL_SEED, evaluate, format_result, render_episode
+from rlzero.episodes import EVAL_SEED, evaluate, format_result, render_episode
 from rlzero.video import VIDEO_FORMATS, record_video
 
 

@@ -1,10 +1,10 @@
 """One trial, one function: build an agent from its preset, train it with periodic evaluation, summarise.
 
 :func:`run` is what ``python -m rlzero.train`` runs once, what ``python -m rlzero.finetune`` runs per arm
-and seed, and what every benchmark runs through :func:`rlzero.trials.run_trials`. A :class:`Trial` is
+and seed, and what every benchmark runs through :func:`rlzero.executor.run_trials`. A :class:`Trial` is
 plain data, so a process pool or a Ray cluster can ship it; the record :func:`run` returns is plain
 JSON-able data: the summary of the final evaluation, the evaluation curve, the curve's figures
-(:func:`rlzero.metrics.curve_summary`), throughput and replay ratio, and the settings that were used.
+(:func:`rlzero.curves.curve_summary`), throughput and replay ratio, and the settings that were used.
 
 With ``run_dir`` set, the trial also leaves a run directory: TensorBoard events (CleanRL's tags, and the
 hyperparameters as text), the checkpoint, ``config.json`` (everything needed to repeat it: the preset, the
@@ -37,12 +37,12 @@ from rlzero.agents.device import resolve_device
 from rlzero.agents.presets import preset_for
 from rlzero.agents.registry import agent_class, is_sb3
 from rlzero.agents.transfer import transfer
-from rlzero.callbacks import EvalCallback, ProgressCallback, TensorBoardCallback
-from rlzero.metrics import Criterion, criterion, curve_summary
+from rlzero.curves import Criterion, criterion, curve_summary
+from rlzero.executor import run_trials
+from rlzero.monitors import EvalCallback, ProgressCallback, TensorBoardCallback
 from rlzero.report import cell_summary
 from rlzero.runs import CHECKPOINT_NAME, claim_dir, write_json
 from rlzero.system import package_versions
-from rlzero.trials import run_trials
 
 EVALUATIONS_PER_RUN = 20
 """Evaluations over a run when ``eval_freq`` is not given: one every twentieth of the budget."""
@@ -248,7 +248,7 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
         if member_dirs:
             path = member_dirs[m] / CHECKPOINT_NAME
             checkpoint = agent.save(path, member=m) if group else agent.save(path)
-        record = summarize(agent, trial, evaluator.histories[m], rule, interrupted, checkpoint, m)
+        record = member_record(agent, trial, evaluator.histories[m], rule, interrupted, checkpoint, m)
         record["timing"] = timing
         if member_dirs:
             write_json(member_dirs[m] / "summary.json", record)
@@ -306,7 +306,7 @@ def select_members(trial: Trial, indices: Iterable[int]) -> Trial:
 
 def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
     """Run a group trial as ``parts`` smaller groups side by side through
-    :func:`rlzero.trials.run_trials` (``options``: its backend, workers, threads...), and return the
+    :func:`rlzero.executor.run_trials` (``options``: its backend, workers, threads...), and return the
     record of the whole group, as :func:`run` returns it.
 
     Every member's run equals the one it has in the whole group (members are independent, see
@@ -413,7 +413,7 @@ def group_summary(
     }
 
 
-def summarize(
+def member_record(
     agent: Any,
     trial: Trial,
     history: list[dict[str, Any]],

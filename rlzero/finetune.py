@@ -9,18 +9,18 @@ control, trains the same agent from scratch on the target with the same budget, 
 same learning rate (``--lr`` sets it for both arms), so that the strategies are compared on the weights
 they start from and nothing else. The run directory holds the pretraining run (unless ``--pretrained`` is
 given), one run per seed and arm, ``trials.jsonl`` (one record per trial: per arm for our agents, per
-seed and arm for SB3's; see :mod:`rlzero.trials`), ``transfer_report.json``, ``transfer_curves.png``, and
+seed and arm for SB3's; see :mod:`rlzero.executor`), ``transfer_report.json``, ``transfer_curves.png``, and
 one evaluation episode on the target before and after fine-tuning (the first seed), ``before.gif`` and
 ``after.gif``.
 
-Pretraining runs first, in this process; the arms then run through :func:`rlzero.trials.run_trials`:
+Pretraining runs first, in this process; the arms then run through :func:`rlzero.executor.run_trials`:
 by default on a local process pool (``--workers``, default the number of CPUs), or as Ray tasks
 (``--backend ray [--ray-address ADDR]``). For our agents each arm is one group of every seed
 (``finetune/seed<S>/``, ``scratch/seed<S>/``; see :mod:`rlzero.agents.base`: each member is the run of
 its seed alone); SB3 agents run one trial per seed and arm (``finetune_seed<S>/``). An arm that fails is
 reported and left out of the aggregates (the run then exits 1); the others still run.
 
-Report figures per seed (:func:`rlzero.metrics.curve_summary`), and aggregated over the seeds as
+Report figures per seed (:func:`rlzero.curves.curve_summary`), and aggregated over the seeds as
 interquartile mean with a bootstrap interval, median, min and max (:func:`rlzero.stats.aggregate`), for
 the fine-tuned and the scratch arm: ``jumpstart`` (score on the target before any update),
 ``steps_to_solved`` (env steps at the first solved evaluation; None if never), ``auc`` (mean score over
@@ -67,12 +67,12 @@ from rlzero.cli import (
     seed_range,
     write_failed,
 )
+from rlzero.curves import criterion, curve_summary
+from rlzero.executor import BackendUnavailable, describe, run_trials
 from rlzero.experiment import Trial, build, member_records, run
-from rlzero.metrics import criterion, curve_summary
 from rlzero.plots import plot_curves
 from rlzero.runs import write_json
 from rlzero.stats import aggregate
-from rlzero.trials import BackendUnavailable, describe, run_trials
 from rlzero.video import record_video
 
 FIGURES = ("jumpstart", "steps_to_solved", "auc", "final")

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 
 from rlzero.agents.files import atomic_path
-from rlzero.metrics import Criterion
+from rlzero.curves import Criterion
 
 AXES = {"env_steps": "env steps", "wall_time_s": "training seconds (log scale)"}
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from rlzero.agents.files import atomic_path, write_error
-from rlzero.evaluation import EVAL_SEED, play_episodes
+from rlzero.episodes import EVAL_SEED, play_episodes
 
 VIDEO_FORMATS = {
     ".gif": "Pillow's GIF writer (always installed)",

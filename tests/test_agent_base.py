@@ -13,8 +13,8 @@ from rlzero.agents import DQN, PPO, Reinforce
 from rlzero.agents.base import Agent, EpisodeStats
 from rlzero.agents.registry import agent_class
 from rlzero.agents.vec_env import make_vec_env
-from rlzero.callbacks import EvalCallback
 from rlzero.envs.streams import row_seeds
+from rlzero.monitors import EvalCallback
 
 DQN_TINY = {"num_envs": 16, "learning_starts": 64, "batch_size": 32, "buffer_size": 10_000}
 PPO_TINY = {"num_envs": 32, "rollout_steps": 16}

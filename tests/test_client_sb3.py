@@ -14,8 +14,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 import rlzero
+from rlzero.envs import ENV_KWARGS
 from rlzero.envs.render import frame_shape
-from rlzero.registration import ENV_KWARGS
 
 gym.register_envs(rlzero)
 

@@ -9,7 +9,7 @@ import stable_baselines3 as sb3
 from stable_baselines3.common.env_util import make_vec_env
 
 from rlzero import zoo
-from rlzero.registration import ENV_KWARGS
+from rlzero.envs import ENV_KWARGS
 
 # Keys rl-zoo3 consumes itself rather than passing to the SB3 constructor.
 ZOO_KEYS = {"n_timesteps", "n_envs", "policy", "normalize", "env_wrapper", "frame_stack", "callback"}

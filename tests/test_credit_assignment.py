@@ -15,7 +15,7 @@ import pytest
 import rlzero
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.presets import make_agent, preset_for
-from rlzero.evaluation import evaluate_members
+from rlzero.episodes import evaluate_members
 
 
 class StopAt(Callback):

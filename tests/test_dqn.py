@@ -9,8 +9,8 @@ import rlzero.agents.dqn as dqn_module
 from rlzero.agents import DQN
 from rlzero.agents.buffers import ReplayBuffer, Step, Transitions, n_step_transitions
 from rlzero.agents.networks import GroupLayerNorm
+from rlzero.curves import criterion
 from rlzero.envs.streams import Streams
-from rlzero.metrics import criterion
 
 # Everything the learning test depends on is spelled out, so that changes to DQNConfig's defaults do not
 # change what this test measures. Solved by ~30k steps on seeds 0-5, and still solved at 100k.

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 import rlzero
-from rlzero.envs import ZeroOutEnv
+from rlzero.envs import ENV_KWARGS, ZeroOutEnv
 from rlzero.envs.render import CELL, HEADER, PAD, PRODUCTIVE, UNPRODUCTIVE, ZERO_FILL, frame_shape
-from rlzero.registration import ENV_KWARGS
 
 gym.register_envs(rlzero)
 

@@ -21,7 +21,7 @@ from rlzero import train
 from rlzero.agents import DQN, CheckpointError, load_agent
 from rlzero.agents.checkpoint import FORMAT
 from rlzero.agents.registry import agent_class
-from rlzero.metrics import criterion
+from rlzero.curves import criterion
 from rlzero.plots import plot_curves
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}

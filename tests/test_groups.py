@@ -18,7 +18,7 @@ from rlzero import train
 from rlzero.agents import DQN, PPO, Reinforce, load_agent
 from rlzero.agents.base import Agent
 from rlzero.agents.networks import member_state_dict
-from rlzero.evaluation import evaluate
+from rlzero.episodes import evaluate
 from rlzero.experiment import Trial, run, split_group
 
 # DQN's gradient-norm threshold lies below its gradients' norms, so each member's clip scales every step.

@@ -11,7 +11,7 @@ import pytest
 
 from rlzero import train
 from rlzero.agents import load_agent, registry
-from rlzero.evaluation import evaluate
+from rlzero.episodes import evaluate
 
 
 def test_importing_the_agents_does_not_load_stable_baselines3() -> None:

@@ -26,10 +26,10 @@ from rlzero.agents.ppo import PPO
 from rlzero.agents.presets import preset_for
 from rlzero.agents.reinforce import Reinforce
 from rlzero.agents.transfer import STRATEGIES, transfer
-from rlzero.evaluation import evaluate
+from rlzero.curves import Criterion, curve_summary
+from rlzero.episodes import evaluate
 from rlzero.experiment import Trial, build
 from rlzero.finetune import FIGURES, verdict
-from rlzero.metrics import Criterion, curve_summary
 from rlzero.stats import aggregate
 
 SMALL: dict[type[Agent], dict[str, Any]] = {

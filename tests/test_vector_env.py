@@ -14,9 +14,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import rlzero
-from rlzero.envs import ZeroOutEnv, ZeroOutVectorEnv
+from rlzero.envs import ENV_KWARGS, ZeroOutEnv, ZeroOutVectorEnv
 from rlzero.envs.streams import Streams, row_seeds
-from rlzero.registration import ENV_KWARGS
 
 gym.register_envs(rlzero)
 

@@ -9,7 +9,7 @@ import rlzero
 from rlzero import eval as eval_cli
 from rlzero.agents import DQN
 from rlzero.envs.render import frame_shape
-from rlzero.evaluation import play_episodes
+from rlzero.episodes import play_episodes
 from rlzero.video import record_video
 
 gym.register_envs(rlzero)

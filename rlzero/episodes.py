@@ -115,7 +115,7 @@ def play(
     finally:
         envs.close()
     blocks = [slice(m * n_episodes, (m + 1) * n_episodes) for m in range(members)]
-    return [summarize(returns[b], lengths[b], None if optimal is None else optimal[b]) for b in blocks]
+    return [eval_result(returns[b], lengths[b], None if optimal is None else optimal[b]) for b in blocks]
 
 
 def start_episodes(
@@ -160,7 +160,7 @@ def start_episodes(
     return envs, obs, optimal
 
 
-def summarize(returns: np.ndarray, lengths: np.ndarray, optimal: np.ndarray | None) -> EvalResult:
+def eval_result(returns: np.ndarray, lengths: np.ndarray, optimal: np.ndarray | None) -> EvalResult:
     """The figures of one policy's episodes."""
     normalized = success = None
     if optimal is not None:

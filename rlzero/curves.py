@@ -1,6 +1,6 @@
 """What a learning curve says: the score, "solved", and the figures every report shares.
 
-A curve is a list of evaluation rows (see :class:`rlzero.callbacks.EvalCallback`): ``env_steps``,
+A curve is a list of evaluation rows (see :class:`rlzero.monitors.EvalCallback`): ``env_steps``,
 ``wall_time_s`` (training seconds, evaluation time left out) and the figures of :func:`rlzero.evaluate`.
 """
 

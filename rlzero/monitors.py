@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.device import synchronize
 from rlzero.diagnostics import diagnose
-from rlzero.evaluation import evaluate_members
+from rlzero.episodes import evaluate_members
 
 
 class TensorBoardCallback(Callback):
@@ -35,7 +35,7 @@ class TensorBoardCallback(Callback):
 
 class EvalCallback(Callback):
     """Evaluates the agent every ``eval_freq`` env steps with the evaluation protocol
-    (:mod:`rlzero.evaluation`) and keeps the curve, of each member of a group.
+    (:mod:`rlzero.episodes`) and keeps the curve, of each member of a group.
 
     ``histories[m]`` holds one row per evaluation of member ``m``: env steps, training seconds
     (evaluation time left out, so agents are compared on what training costs), and the figures of

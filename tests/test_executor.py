@@ -1,4 +1,4 @@
-"""The trial runner (rlzero.trials): the local pool and Ray give the figures of a one-by-one run.
+"""The trial runner (rlzero.executor): the local pool and Ray give the figures of a one-by-one run.
 
 The trials are tiny training runs (rlzero.experiment.run: DQN, 64 boards, 4,096 env steps, 10-episode
 evaluations), a second or two each. Ray's tests share one local 2-CPU cluster (started once, a few
@@ -23,8 +23,8 @@ import pytest
 
 from rlzero import finetune
 from rlzero.cli import add_runner_args, runner_options
+from rlzero.executor import DEFAULT_GPU_FRACTION, BackendUnavailable, load_records, run_trials, spec_key
 from rlzero.experiment import Trial, run
-from rlzero.trials import DEFAULT_GPU_FRACTION, BackendUnavailable, load_records, run_trials, spec_key
 
 TINY = {"num_envs": 64, "learning_starts": 512, "batch_size": 64}
 
@@ -175,7 +175,7 @@ def test_runner_flags_ask_ray_for_a_gpu_share_only_for_cuda_trials() -> None:
 NAPPING_SWEEP = """
 import sys, time
 from pathlib import Path
-from rlzero.trials import run_trials
+from rlzero.executor import run_trials
 
 def nap(spec):
     Path(spec["dir"], f"started-{spec['i']}").touch()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import rlzero
-from rlzero.evaluation import EVAL_SEED, EvalResult, as_action_fn, evaluate
-from rlzero.metrics import SOLVED_THRESHOLD, criterion
+from rlzero.curves import SOLVED_THRESHOLD, criterion
+from rlzero.episodes import EVAL_SEED, EvalResult, as_action_fn, evaluate
 
 ZEROOUT_IDS = ["ZeroOut-v0", "ZeroOutInOrder-v0", "ZeroOutCountdown-v0"]
 
