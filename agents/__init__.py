@@ -34,6 +34,16 @@ LAZY = {
 """Names this package gives, imported from their modules on first use."""
 
 
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's metadata (which agent, env and hyperparameters), whichever agent saved it; a
+    :class:`CheckpointError` for a file that is not one."""
+    if Path(path).suffix == ".zip":
+        from rlzero.agents.sb3 import SB3Agent
+
+        return SB3Agent.read_metadata(path)
+    return dict(load_checkpoint(path)["metadata"])
+
+
 def load_agent(path: str | Path, device: str | torch.device = "auto") -> Any:
     """Load any rlzero checkpoint, whichever agent saved it (SB3 agents save ``.zip`` files)."""
     resolved = resolve_device(device)
@@ -66,4 +76,5 @@ __all__ = [
     "SB3Agent",
     "agent_class",
     "load_agent",
+    "read_metadata",
 ]

@@ -231,6 +231,10 @@ class Agent(ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    trains_groups: ClassVar[bool] = True
+    """whether one agent trains several members (the SB3 adapters train one seed each)"""
+    strategies: ClassVar[tuple[str, ...]] = ("full", "freeze", "head")
+    """the fine-tuning strategies it can start from (see :mod:`rlzero.agents.transfer`)"""
     autoreset_mode: ClassVar[AutoresetMode] = AutoresetMode.SAME_STEP
     """how the batched env starts new episodes: at once within the step that ended one (``SAME_STEP``,
     ``info["final_obs"]`` holding the state the action led to), or only when the agent resets it
@@ -494,6 +498,23 @@ class Agent(ABC):
     def hparam_types(cls) -> dict[str, Any]:
         """``--set`` names and their annotated types, from the hyperparameter dataclass."""
         return typing.get_type_hints(cls.config_class)
+
+    @classmethod
+    def check_hparams(cls, hparams: Mapping[str, Any], members: Sequence[Mapping[str, Any]]) -> None:
+        """ValueError for any hyperparameter a group with these members would refuse, without building it."""
+        make_member_configs(cls.config_class, hparams, members)
+
+    def start_from(self, path: str | Path, strategy: str | None) -> dict[str, Any] | None:
+        """Start from a checkpoint's weights: every one (``strategy`` None), or as a fine-tuning strategy
+        moves them; return what the strategy moved (:class:`rlzero.agents.transfer.TransferReport`)."""
+        if strategy is None:
+            self.init_from(path)
+            return None
+        from rlzero.agents.transfer import transfer
+
+        payload = load_checkpoint(path, map_location=self.device)
+        check_agent(payload["metadata"], self.name, path)
+        return dataclasses.asdict(transfer(self, payload["state_dicts"], strategy))
 
     def init_from(self, path: str | Path) -> None:
         """Start every member from the weights of a checkpoint (any agent of the same kind and

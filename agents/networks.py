@@ -177,6 +177,16 @@ class MLPNetwork(nn.Module):
         return self.head(hidden)
 
 
+def check_network(arch: str, hidden_sizes: Sequence[int], activation: str) -> None:
+    """ValueError for a network an agent's hyperparameters cannot ask for (checked with the rest of them)."""
+    if arch not in NETWORK_ARCHS:
+        raise ValueError(f"unknown network arch {arch!r}; valid: {', '.join(NETWORK_ARCHS)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
+    if not hidden_sizes or min(hidden_sizes) < 1:
+        raise ValueError(f"hidden_sizes needs one or more layer widths, each >= 1, got {tuple(hidden_sizes)}")
+
+
 def build_network(
     arch: str,
     observation_space: spaces.Box,
@@ -192,12 +202,7 @@ def build_network(
     Member ``m`` is initialised as a one-member network built right after ``torch.manual_seed(seeds[m])``
     would be, so its weights depend on its own seed only, never on the other members.
     """
-    if arch not in NETWORK_ARCHS:
-        raise ValueError(f"unknown network arch {arch!r}; valid: {', '.join(NETWORK_ARCHS)}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
-    if not hidden_sizes or min(hidden_sizes) < 1:
-        raise ValueError(f"hidden_sizes needs one or more layer widths, each >= 1, got {tuple(hidden_sizes)}")
+    check_network(arch, hidden_sizes, activation)
     network_class = SlotNetwork if arch == "slot" else MLPNetwork
 
     def make(members: int) -> nn.Module:

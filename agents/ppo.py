@@ -35,7 +35,7 @@ from torch import nn
 from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.distributions import entropy, log_softmax, sample_categorical
 from rlzero.agents.memory import check_fits
-from rlzero.agents.networks import build_network
+from rlzero.agents.networks import build_network, check_network
 from rlzero.agents.optim import GroupAdam, clip_grad_norm
 from rlzero.agents.returns import gae_advantages
 from rlzero.agents.schedules import linear_schedule
@@ -88,6 +88,7 @@ class PPOConfig:
     """nonlinearity of the hidden layers: relu or tanh"""
 
     def __post_init__(self) -> None:
+        check_network(self.net_arch, self.hidden_sizes, self.activation)
         check_positive(
             self,
             "num_envs",

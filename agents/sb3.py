@@ -25,7 +25,7 @@ import json
 import time
 import typing
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -155,6 +155,10 @@ class SB3Agent:
     name: ClassVar[str]
     algo_class: ClassVar[type[BaseAlgorithm]]
     default_num_envs: ClassVar[int] = 1
+    trains_groups: ClassVar[bool] = False
+    """one seed per agent: a group of seeds is one agent per seed (see :func:`rlzero.experiment.run`)"""
+    strategies: ClassVar[tuple[str, ...]] = ("full",)
+    """SB3's weights move whole"""
 
     def __init__(
         self,
@@ -229,7 +233,29 @@ class SB3Agent:
         except Exception as exc:
             raise CheckpointError(f"cannot load the weights in {path}: {exc}") from None
 
-    def config_dict(self) -> dict[str, Any]:
+    @classmethod
+    def check_hparams(cls, hparams: Mapping[str, Any], members: Sequence[Mapping[str, Any]]) -> None:
+        """ValueError for an unknown keyword, a count below 1 or a value rl-zoo3's evaluation cannot read,
+        without building the model (SB3 checks the rest when it is built)."""
+        known = set(inspect.signature(cls.algo_class.__init__).parameters) - {"self", "device", "seed"}
+        for member in members:
+            values = {**hparams, **member}
+            unknown = sorted(set(values) - known - {"num_envs"})
+            if unknown:
+                raise ValueError(f"{cls.name}: unknown hyperparameter(s) {', '.join(unknown)}")
+            for name in ("num_envs", *POSITIVE_COUNTS):
+                value = values.get(name)
+                if isinstance(value, int) and value < 1:
+                    raise ValueError(f"{cls.name}: {name} must be >= 1, got {value}")
+            sb3_kwargs(values)
+
+    def start_from(self, path: str | Path, strategy: str | None) -> None:
+        """Start from every weight of a checkpoint (``strategy`` None or ``"full"``: SB3's move whole)."""
+        if strategy not in (None, *self.strategies):
+            raise ValueError(f"{self.name} moves weights with strategy 'full' only, got {strategy!r}")
+        self.init_from(path)
+
+    def config_dict(self, member: int = 0) -> dict[str, Any]:
         return {"num_envs": self.num_envs, **self.hparams}
 
     def learn(
@@ -259,9 +285,11 @@ class SB3Agent:
             "versions": {"stable_baselines3": sb3.__version__, "torch": torch.__version__},
         }
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, member: int = 0) -> Path:
         """SB3's zip plus ``rlzero.json``, built in memory, then written to a temp file (not named
-        ``*.zip``) and renamed into place."""
+        ``*.zip``) and renamed into place (``member``: 0, the one member an SB3 agent has)."""
+        if member != 0:
+            raise ValueError(f"{self.name} has one member, 0; got member {member}")
         path = Path(path).with_suffix(".zip")
         buffer = io.BytesIO()
         self.model.save(buffer)

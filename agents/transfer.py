@@ -24,7 +24,7 @@ from torch import nn
 from rlzero.agents.base import Agent
 from rlzero.agents.networks import member_state_dict
 
-STRATEGIES = ("full", "freeze", "head")
+STRATEGIES = Agent.strategies
 HEAD_PREFIX = "head."
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import FROM_SCRATCH, is_sb3
+from rlzero.agents.registry import FROM_SCRATCH
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
@@ -50,7 +50,7 @@ from rlzero.cli import (
     seed_range,
 )
 from rlzero.curves import criterion
-from rlzero.executor import BackendUnavailable, describe, run_trials
+from rlzero.executor import BackendUnavailable, describe, failure, interrupted, run_trials
 from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.plots import plot_curves, plot_profiles
 from rlzero.report import (
@@ -111,8 +111,8 @@ def cells_report(env_id: str, labels: Sequence[str], records: dict[str, list[Any
     """Every cell of one env, the ratios ours / SB3, P(ours > SB3's best) on the final score, and the
     verdict: the most seeds any SB3 agent stayed solved on, SB3's fastest agent among those, and ours."""
     summary = {label: cell_summary(records[label]) for label in labels}
-    sb3 = [label for label in labels if is_sb3(label)]
-    ours = [label for label in labels if not is_sb3(label)]
+    sb3 = [label for label in labels if label not in FROM_SCRATCH]
+    ours = [label for label in labels if label in FROM_SCRATCH]
     finals = {label: summary[label]["final"]["iqm"] for label in sb3}
     best = max(sb3, key=lambda label: -np.inf if finals[label] is None else finals[label], default=None)
     ratios = [
@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for env_id in args.envs:
         for index, seed in enumerate(seeds):
             for label in labels:
-                grouped = args.groups and not is_sb3(label)
+                grouped = args.groups
                 if grouped and index > 0:
                     continue
                 cells.append((env_id, label))
@@ -258,9 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def show(index: int, record: dict[str, Any]) -> None:
         (env_id, label), result = cells[index], record.get("result")
         if result is None:
-            error = record["error"]
             seed = trials[index].seed
-            print(f"{env_id} {label} seed {seed}: FAILED {error['type']}: {error['message']}", flush=True)
+            print(f"{env_id} {label} seed {seed}: {failure(record)}", flush=True)
             return
         for member in member_records(result):
             solved = member["steps_to_solved"]
@@ -271,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
 
     records = run_trials(run, trials, results_path=out / "trials.jsonl", on_result=show, **options)
+    if interrupted(records):
+        print("interrupted: no report written; --resume picks up from trials.jsonl", file=sys.stderr)
+        return 130
     by_cell: dict[str, dict[str, list[Any]]] = {e: {label: [] for label in labels} for e in args.envs}
     for (env_id, label), trial, record in zip(cells, trials, records, strict=True):
         members = seed_results(trial, record)

@@ -31,7 +31,7 @@ from rlzero.cli import (
     seed_range,
 )
 from rlzero.curves import Criterion
-from rlzero.executor import BackendUnavailable, describe, run_trials
+from rlzero.executor import BackendUnavailable, describe, failure, interrupted, run_trials
 from rlzero.experiment import Trial, member_records, run
 from rlzero.plots import plot_curves
 from rlzero.report import command_line, markdown_table, run_line, with_interval, write_report
@@ -88,12 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_line = run_line(command)
     print(f"{first_line}; {describe(options)}", flush=True)
     records = run_trials(run, trials, **options)
+    if interrupted(records):
+        print("interrupted: no report written", file=sys.stderr)
+        return 130
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, curves = [], {}
     for (env_id, label), record in zip(cells, records, strict=True):
         if not record["ok"]:
-            print(f"{env_id} {label}: FAILED {record['error']['message']}")
+            print(f"{env_id} {label}: {failure(record)}")
             continue
         members = member_records(record["result"])
         agent = VARIANTS[label][0]

@@ -49,7 +49,7 @@ from rlzero.cli import (
     seed_range,
 )
 from rlzero.executor import run_trials
-from rlzero.experiment import Trial, run, run_parts
+from rlzero.experiment import Trial, run
 from rlzero.report import cell_summary, command_line, markdown_table, num, with_interval, write_results
 from rlzero.system import describe_machine
 
@@ -73,7 +73,7 @@ def groups_label(cell: dict[str, Any]) -> str:
     where = "pool" if count > 1 else f"{cell['group_threads']} threads"
     if cell["group_device"] != "cpu":
         where = f"{where}, {cell['group_device']}" if count > 1 else cell["group_device"]
-    return f"{count} x {-(-cell['seeds'] // count)} ({where})"  # split_group's sizes: the largest
+    return f"{count} x {-(-cell['seeds'] // count)} ({where})"  # the sizes of a run's parts: the largest
 
 
 def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -91,7 +91,7 @@ def run_groups(trial: Trial, size: int, threads: int, workers: int) -> tuple[lis
         group = run(trial)
     else:
         parts = -(-len(trial.seeds) // size)
-        group = run_parts(trial, parts, backend="local", workers=workers, threads=1)
+        group = run(trial, workers, parts=parts, backend="local", threads=1)
     return group["members"], group["timing"]["eval_seconds"]
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rlzero.agents.presets import ZEROOUT_IDS
-from rlzero.agents.registry import AGENTS, FROM_SCRATCH, is_sb3
+from rlzero.agents.registry import AGENTS, FROM_SCRATCH
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
@@ -36,7 +36,7 @@ from rlzero.cli import (
     seed_range,
 )
 from rlzero.curves import criterion
-from rlzero.executor import BackendUnavailable, describe, run_trials
+from rlzero.executor import BackendUnavailable, describe, failure, interrupted, run_trials
 from rlzero.experiment import Trial, member_records, run, seed_results
 from rlzero.plots import plot_curves
 from rlzero.report import (
@@ -73,13 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(parser, str(exc))
     seeds = flatten_seeds(args.seeds)
     cells = [(env_id, agent) for env_id in args.envs for agent in args.agents]
-    trials = [
-        Trial(agent, env_id, seed, device=args.device)
-        if is_sb3(agent)
-        else Trial(agent, env_id, list(seeds), device=args.device)
-        for env_id, agent in cells
-        for seed in (seeds if is_sb3(agent) else seeds[:1])
-    ]
+    trials = [Trial(agent, env_id, list(seeds), device=args.device) for env_id, agent in cells]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = command_line("benchmarks/seeds.py", argv)
@@ -89,10 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def show(index: int, record: dict[str, Any]) -> None:
         trial, result = trials[index], record.get("result")
         if result is None:
-            print(
-                f"{trial.env_id} {trial.agent} seed {trial.seed}: FAILED {record['error']['message']}",
-                flush=True,
-            )
+            print(f"{trial.env_id} {trial.agent} seeds {trial.seed}: {failure(record)}", flush=True)
             return
         for r in member_records(result):
             shown = (
@@ -101,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{trial.env_id} {trial.agent} seed {r['seed']}: {shown}", flush=True)
 
     records = run_trials(run, trials, results_path=out / "trials.jsonl", on_result=show, **options)
+    if interrupted(records):
+        print("interrupted: no report written; --resume picks up from trials.jsonl", file=sys.stderr)
+        return 130
     per_cell: dict[tuple[str, str], list[dict[str, Any] | None]] = {cell: [] for cell in cells}
     for trial, record in zip(trials, records, strict=True):
         members = seed_results(trial, record)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import AGENTS, FROM_SCRATCH, agent_class, is_sb3
+from rlzero.agents.registry import AGENTS, FROM_SCRATCH, agent_class
 from rlzero.agents.transfer import STRATEGIES
 from rlzero.cli import (
     ArgumentParser,
@@ -40,7 +40,7 @@ from rlzero.cli import (
     seed_range,
 )
 from rlzero.curves import criterion, curve_summary
-from rlzero.executor import BackendUnavailable, describe, run_trials
+from rlzero.executor import BackendUnavailable, describe, failure, interrupted, run_trials
 from rlzero.experiment import Trial, run, seed_results
 from rlzero.finetune import transfer_summary
 from rlzero.plots import plot_curves
@@ -70,21 +70,24 @@ QUICK = {"budget": 4_000, "pretrain": 8_000, "episodes": 10, "seeds": [0]}
 
 
 def network(agent: str, target: str) -> dict[str, Any]:
-    """The network hyperparameters that let weights move from the source to ``target``."""
-    return {"net_arch": "slot"} if target in SIZE_AGNOSTIC and not is_sb3(agent) else {}
+    """The network hyperparameters that let weights move from the source to ``target`` (the slot network,
+    for an agent that has one)."""
+    has_slots = "net_arch" in agent_class(agent).hparam_types()
+    return {"net_arch": "slot"} if target in SIZE_AGNOSTIC and has_slots else {}
 
 
 def arms(
     agent: str, target: str, strategies: Sequence[str], scales: Sequence[float]
 ) -> list[tuple[str, Any]]:
-    """``(label, strategy, hyperparameters)`` of every arm of one agent on one target, scratch first."""
+    """``(label, strategy, hyperparameters)`` of every arm of one agent on one target, scratch first: each
+    strategy the agent has, at each multiple of its preset's learning rate (where that is a number)."""
     base = network(agent, target)
-    if is_sb3(agent):
-        return [("scratch", None, base), ("full", "full", base)]
-    lr = {**vars(agent_class(agent).config_class()), **preset_for(agent, target)[1].hparams}["learning_rate"]
+    cls = agent_class(agent)
+    defaults = vars(cls.config_class()) if hasattr(cls, "config_class") else {}
+    lr = {**defaults, **preset_for(agent, target)[1].hparams}.get("learning_rate")
     out = [("scratch", None, base)]
-    for strategy in strategies:
-        for scale in scales:
+    for strategy in [s for s in strategies if s in cls.strategies]:
+        for scale in scales if isinstance(lr, float) else [1.0]:
             label = strategy if scale == 1 else f"{strategy} (lr x{scale:g})"
             out.append((label, strategy, base if scale == 1 else {**base, "learning_rate": lr * scale}))
     return out
@@ -127,20 +130,20 @@ def table_rows(agent: str, target: str, cells: dict[str, list[Any]]) -> list[lis
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="benchmarks/transfer.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", nargs="+", default=list(FROM_SCRATCH), choices=list(AGENTS))
+    parser.add_argument("--agents", nargs="+", default=list(FROM_SCRATCH), choices=list(FROM_SCRATCH))
     parser.add_argument("--targets", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
     parser.add_argument("--lr-scales", nargs="+", type=float, default=[1.0], help="fine-tuning lr multiples")
     parser.add_argument("--seeds", nargs="+", type=seed_range, default=[list(range(5))], help="e.g. 0-4")
-    parser.add_argument("--sb3", default="sb3-a2c", choices=[a for a in AGENTS if is_sb3(a)] + ["none"])
-    parser.add_argument("--device", default="cpu", help="device of our agents (default cpu)")
+    parser.add_argument(
+        "--sb3", default="sb3-a2c", choices=[a for a in AGENTS if a not in FROM_SCRATCH] + ["none"]
+    )
+    parser.add_argument("--device", default="cpu", help="device of every trial (default cpu)")
     parser.add_argument("--out", default="benchmarks/results/transfer", help="results folder")
     parser.add_argument("--quick", action="store_true", help="tiny budgets: the pipeline only")
     add_runner_args(parser, resume=True)
     args = parser.parse_args(argv)
     try:
-        if any(is_sb3(a) for a in args.agents):
-            raise UsageError("--agents: SB3 agents take part through --sb3 (they move every weight)")
         options = runner_options(args, args.device)
     except (UsageError, BackendUnavailable) as exc:
         fail(parser, str(exc))
@@ -156,8 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_line = run_line(command)
     print(f"{first_line}; {describe(options)}", flush=True)
 
-    def common(agent: str) -> dict[str, Any]:
-        return {"device": "cpu" if is_sb3(agent) else args.device, "eval_episodes": episodes}
+    common = {"device": args.device, "eval_episodes": episodes}
 
     # Stage 1: pretraining on the source, once per agent and network.
     sources = {(a, json.dumps(network(a, t))) for t in args.targets for a in agents_on[t]}
@@ -169,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             total_timesteps=quick.get("pretrain"),
             hparams=json.loads(net),
             run_dir=str(out / "runs" / f"{agent}-{json.loads(net).get('net_arch', 'mlp')}-pretrain"),
-            **common(agent),
+            **common,
         )
         for agent, net in keys
     ]
@@ -177,9 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, record in zip(
         keys, run_trials(run, pretrain, results_path=out / "pretrain.jsonl", **options), strict=True
     ):
-        if not record["ok"]:
-            print(f"pretraining {key[0]} failed: {record['error']['message']}")
-            return 1
+        if not record["ok"] or record.get("interrupted"):
+            print(f"pretraining {key[0]}: {failure(record) if not record['ok'] else 'interrupted'}")
+            return 130 if record.get("interrupted") else 1
         checkpoints[key] = record["result"]["checkpoint"]
 
     # Stage 2: every arm of every agent on every target, over the seeds.
@@ -189,22 +191,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         for agent in agents_on[target]:
             source = checkpoints[(agent, json.dumps(network(agent, target)))]
             for label, strategy, hparams in arms(agent, target, args.strategies, args.lr_scales):
-                for trial_seeds in [[s] for s in seeds] if is_sb3(agent) else [list(seeds)]:
-                    cells.append((agent, target, label))
-                    trials.append(
-                        Trial(
-                            agent,
-                            target,
-                            trial_seeds[0] if is_sb3(agent) else trial_seeds,
-                            total_timesteps=quick.get("budget", BUDGETS[target]),
-                            hparams=hparams,
-                            eval_at_start=True,
-                            init_from=source if strategy else None,
-                            strategy=strategy,
-                            **common(agent),
-                        )
+                cells.append((agent, target, label))
+                trials.append(
+                    Trial(
+                        agent,
+                        target,
+                        list(seeds),
+                        total_timesteps=quick.get("budget", BUDGETS[target]),
+                        hparams=hparams,
+                        eval_at_start=True,
+                        init_from=source if strategy else None,
+                        strategy=strategy,
+                        **common,
                     )
+                )
     records = run_trials(run, trials, results_path=out / "trials.jsonl", **options)
+    if interrupted(records):
+        print("interrupted: no report written; --resume picks up from trials.jsonl", file=sys.stderr)
+        return 130
     grouped: dict[tuple[str, str], dict[str, list[Any]]] = {}
     for (agent, target, label), trial, record in zip(cells, trials, records, strict=True):
         members = seed_results(trial, record)

@@ -45,6 +45,21 @@ def register_envs() -> None:
         )
 
 
+def check_env_id(env_id: str) -> None:
+    """A ValueError naming the rlzero ids unless ``env_id`` is registered with Gymnasium, and one naming
+    the package to install where the env needs one that is missing (Box2D for LunarLander)."""
+    if env_id not in gym.registry:
+        raise ValueError(
+            f"unknown env {env_id!r}; rlzero ids: {', '.join(ENV_KWARGS)} "
+            "(or any registered Gymnasium id with a Box observation and a Discrete action)"
+        )
+    try:
+        gym.make(env_id).close()
+    except gym.error.DependencyNotInstalled as exc:
+        hint = ' (pip install "rlzero[box2d]")' if "box2d" in str(exc).lower() else ""
+        raise ValueError(f"{env_id} needs a package that is not installed: {exc}{hint}") from None
+
+
 LAZY = {
     "ZeroOutVectorEnv": "rlzero.envs.vector",
     "RULES": "rlzero.envs.zero_out",
@@ -69,6 +84,7 @@ __all__ = [
     "VECTOR_ENTRY_POINT",
     "ZeroOutEnv",
     "ZeroOutVectorEnv",
+    "check_env_id",
     "default_max_steps",
     "normalized_return",
     "optimal_q",

@@ -7,8 +7,8 @@ import ast
 import contextlib
 import errno
 import math
+import os
 import shutil
-import signal
 import sys
 import threading
 import typing
@@ -16,12 +16,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import gymnasium as gym
 import torch
 
-from rlzero.agents.checkpoint import load_checkpoint
+from rlzero import envs
 from rlzero.executor import BACKENDS, DEFAULT_GPU_FRACTION, import_ray
-from rlzero.runs import make_run_dir
+from rlzero.runs import run_dir_name
 
 
 class UsageError(Exception):
@@ -64,26 +63,6 @@ def write_failed(prog: str, exc: OSError, run_dir: Path | None) -> int:
 
 
 @contextlib.contextmanager
-def one_interrupt() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt once; every later Ctrl-C, which would land while the first is being
-    handled (checkpoints, summaries and the group's figures being saved), is noted on stderr and
-    otherwise ignored, so nothing the first one saves is lost. For a command's ``main``."""
-
-    def first(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, later)
-        raise KeyboardInterrupt
-
-    def later(signum: int, frame: Any) -> None:
-        print("interrupted already: saving what the run has, then stopping", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
 def quiet_writer_threads() -> Iterator[None]:
     """Keep TensorBoard's writer threads from printing a traceback when a write fails: the writer raises
     the same error in the training thread at its next write, where the CLI reports it on one line."""
@@ -100,15 +79,21 @@ def quiet_writer_threads() -> Iterator[None]:
         threading.excepthook = original
 
 
-def claim_run_dir(parser: argparse.ArgumentParser, logdir: str | Path, *name_parts: object) -> Path:
-    """A new run directory under ``logdir`` (:func:`rlzero.runs.make_run_dir`); exit 2 with one line
-    where ``logdir`` cannot hold one (a file, no permission) or is empty."""
+def run_dir_path(parser: argparse.ArgumentParser, logdir: str | Path, *name_parts: object) -> Path:
+    """Where a new run goes under ``logdir`` (:func:`rlzero.runs.run_dir_name`; claimed by the run itself),
+    with ``logdir`` made; exit 2 with one line where it cannot hold one (a file, no permission) or is
+    empty."""
     if not str(logdir).strip():
         fail(parser, "--logdir must name a folder, got an empty string (the default is runs)")
     try:
-        return make_run_dir(logdir, *name_parts)
+        if Path(logdir).exists() and not Path(logdir).is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        Path(logdir).mkdir(parents=True, exist_ok=True)
+        if not os.access(logdir, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied")
     except OSError as exc:
         fail(parser, f"--logdir {logdir}: cannot create a run directory there ({exc.strerror or exc})")
+    return run_dir_name(logdir, *name_parts)
 
 
 def integer_at_least(text: str, minimum: int, expected: str) -> int:
@@ -218,20 +203,11 @@ def convert(text: str, hint: Any, where: str) -> Any:
 
 
 def check_env_id(env_id: str) -> None:
-    """A UsageError naming the rlzero ids unless ``env_id`` is registered with Gymnasium, and one naming
-    the package to install where the env needs one that is missing (Box2D for LunarLander)."""
-    from rlzero.envs import ENV_KWARGS
-
-    if env_id not in gym.registry:
-        raise UsageError(
-            f"unknown env {env_id!r}; rlzero ids: {', '.join(ENV_KWARGS)} "
-            "(or any registered Gymnasium id with a Box observation and a Discrete action)"
-        )
+    """A UsageError unless ``env_id`` can be made here (see :func:`rlzero.envs.check_env_id`)."""
     try:
-        gym.make(env_id).close()
-    except gym.error.DependencyNotInstalled as exc:
-        hint = ' (pip install "rlzero[box2d]")' if "box2d" in str(exc).lower() else ""
-        raise UsageError(f"{env_id} needs a package that is not installed: {exc}{hint}") from None
+        envs.check_env_id(env_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_budgets(pairs: Sequence[str], env_ids: Sequence[str]) -> dict[str, int]:
@@ -244,16 +220,6 @@ def parse_budgets(pairs: Sequence[str], env_ids: Sequence[str]) -> dict[str, int
         if budgets[env_id] < 1:
             raise UsageError(f"--budget {env_id}: expected a positive integer, got {text!r}")
     return budgets
-
-
-def check_checkpoint(path: str) -> None:
-    """Read a checkpoint's metadata now, so that a bad file fails with one line before any work."""
-    if Path(path).suffix == ".zip":
-        from rlzero.agents.sb3 import SB3Agent
-
-        SB3Agent.read_metadata(path)
-    else:
-        load_checkpoint(path)
 
 
 def report(message: str) -> None:

@@ -21,7 +21,6 @@ from rlzero.cli import (
     WRITE_FAILURES,
     ArgumentParser,
     fail,
-    one_interrupt,
     positive_int,
     seed_int,
     write_failed,
@@ -32,12 +31,12 @@ from rlzero.video import VIDEO_FORMATS, record_video
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m rlzero.eval``: evaluate a checkpoint on the env it was trained on; Ctrl-C exits 130."""
-    with one_interrupt():
-        try:
-            return evaluate_checkpoint(argv)
-        except KeyboardInterrupt:
-            return 130
+    """``python -m rlzero.eval``: evaluate a checkpoint on the env it was trained on; Ctrl-C exits 130 (it
+    has nothing to save: a video is written whole or not at all)."""
+    try:
+        return evaluate_checkpoint(argv)
+    except KeyboardInterrupt:
+        return 130
 
 
 def evaluate_checkpoint(argv: Sequence[str] | None) -> int:

@@ -22,27 +22,36 @@ Backends:
 Every trial first sets torch's CPU threads (``threads``, default 1), so trials running side by side do not
 fight over cores, and runs on CPU with the same results as when run alone (our agents are deterministic
 per seed on CPU with the thread count fixed). A trial that raises is recorded with its error and the
-sweep goes on. KeyboardInterrupt stops the sweep: the local pool's workers ignore the terminal's Ctrl-C,
-and the pool stops each running trial as Ctrl-C would stop it alone (an rlzero trial saves its checkpoint
-and summary, see :func:`rlzero.experiment.run`), then ends them after ``STOP_GRACE_SECONDS`` at most.
-Finished records are appended to ``results_path`` (JSON lines) as they arrive, so an interrupted sweep
-loses none of them; ``resume=True`` reads that file and skips every spec whose key (:func:`spec_key`) has
-a successful record there (failed ones run again). Without ``resume`` the file is started afresh.
+sweep goes on. Finished records are appended to ``results_path`` (JSON lines) as they arrive, so an
+interrupted sweep loses none of them; ``resume=True`` reads that file and skips every spec whose key
+(:func:`spec_key`) has a successful, uninterrupted record there (the others run again). Without
+``resume`` the file is started afresh.
+
+**Stopping** is this module's too, for every run in rlzero: :func:`stop_on_interrupt` is the one handler
+of Ctrl-C (and SIGTERM). The first asks for a stop (:func:`stop_requested`), which a running rlzero run
+obeys at its next step, saving its checkpoint and summary as at its end (see
+:func:`rlzero.experiment.run`); later ones are noted and otherwise ignored, so nothing is cut short
+while it saves. A local pool passes the stop on to its workers (which ignore the terminal's Ctrl-C and
+wait for it), and no trial starts after it: each trial not started is recorded with
+``"interrupted": true`` and no result, as is each that was running (with its result). Ray tasks are
+cancelled.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +61,8 @@ BACKENDS = ("local", "ray")
 INSTALL_RAY = 'Ray is not installed; the ray backend needs it: pip install "rlzero[distributed]"'
 DEFAULT_GPU_FRACTION = 0.25
 """GPU share a CUDA trial asks Ray for by default: our networks are small, four trials fit one GPU."""
-STOP_GRACE_SECONDS = 60.0
-"""How long an interrupted local pool waits for its running trials to wrap up before it ends them."""
+POLL_SECONDS = 0.2
+"""How often a local pool or a Ray sweep looks for a stop while it waits for its trials."""
 
 Record = dict[str, Any]
 TrialFn = Callable[[Any], Any]
@@ -61,6 +70,52 @@ TrialFn = Callable[[Any], Any]
 
 class BackendUnavailable(RuntimeError):
     """The chosen backend cannot run here (Ray not installed)."""
+
+
+_stop = threading.Event()
+"""Set by the first Ctrl-C in this process (see :func:`stop_on_interrupt`)."""
+_pool_stop: Any = None
+"""In a local pool's worker: the pool's shared event, set when the sweep's process stops."""
+_handling = False
+"""Whether :func:`stop_on_interrupt`'s handler is installed in this process."""
+
+
+def stop_requested() -> bool:
+    """Whether a stop was asked for: every run in this process (or its pool) stops at its next step."""
+    return _stop.is_set() or (_pool_stop is not None and _pool_stop.is_set())
+
+
+def request_stop() -> None:
+    """What the first Ctrl-C does: ask every run in this process, and in its pool, to stop."""
+    _stop.set()
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[None]:
+    """Within it, Ctrl-C (SIGINT) and SIGTERM no longer raise: the first requests a stop, later ones are
+    noted on stderr and otherwise ignored. The outermost use installs the handler and clears the request
+    on the way out; nested uses, pool workers (their pool passes the stop on) and threads other than the
+    main one leave things as they are."""
+    global _handling
+    if _handling or _pool_stop is not None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if _stop.is_set():
+            print("interrupted already: saving what the run has, then stopping", file=sys.stderr)
+        _stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _handling = True
+    _stop.clear()
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _handling = False
+        _stop.clear()
 
 
 def spec_data(spec: Any) -> Any:
@@ -99,30 +154,34 @@ def error_record(spec: Any, exc: BaseException, seconds: float = 0.0) -> Record:
     }
 
 
+def interrupted_record(spec: Any) -> Record:
+    """The record of a trial that a stop kept from starting (or, on Ray, cancelled): no result."""
+    return {"key": spec_key(spec), "spec": spec_data(spec), "ok": False, "interrupted": True, "seconds": 0.0}
+
+
 def run_one(fn: TrialFn, spec: Any, threads: int = 1) -> Record:
     """Run ``fn(spec)`` with ``threads`` torch threads (restored after); an exception becomes an error
-    record."""
-    global _trial_running
-    if _stopping:  # a pool worker told to stop: a call the pool had queued ahead starts no trial
-        raise KeyboardInterrupt
+    record. After a stop it starts nothing, and a trial it stopped is recorded as interrupted."""
+    if stop_requested():
+        return interrupted_record(spec)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     began = time.perf_counter()
-    _trial_running = True
     try:
         record = {"key": spec_key(spec), "spec": spec_data(spec), "ok": True, "result": fn(spec)}
         record["seconds"] = round(time.perf_counter() - began, 3)
     except Exception as exc:  # reported in the record; the sweep goes on
         record = error_record(spec, exc, time.perf_counter() - began)
     finally:
-        _trial_running = False
         torch.set_num_threads(previous)
+    if stop_requested():
+        record["interrupted"] = True
     record["host"] = f"{socket.gethostname()}:{os.getpid()}"
     return record
 
 
 def load_records(path: str | Path) -> dict[str, Record]:
-    """Successful records of a JSONL results file by key (a torn last line is ignored)."""
+    """Successful, uninterrupted records of a JSONL results file by key (a torn last line is ignored)."""
     done: dict[str, Record] = {}
     path = Path(path)
     if not path.exists():
@@ -132,7 +191,7 @@ def load_records(path: str | Path) -> dict[str, Record]:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # the half-written line of an interrupted sweep
-        if record.get("ok"):
+        if record.get("ok") and not record.get("interrupted"):
             done[record["key"]] = record
     return done
 
@@ -149,7 +208,8 @@ def run_trials(
     gpus_per_trial: float = 0.0,
     on_result: Callable[[int, Record], None] | None = None,
 ) -> list[Record]:
-    """Run ``fn`` on every spec and return one record per spec, in spec order (see the module docstring).
+    """Run ``fn`` on every spec and return one record per spec, in spec order (see the module docstring),
+    stopping as :func:`stop_on_interrupt` says.
 
     ``fn`` must be picklable (a module-level function); ``on_result(index, record)`` is called in this
     process as each trial finishes (records skipped by ``resume`` included), e.g. to print progress.
@@ -177,24 +237,25 @@ def run_trials(
         if on_result is not None:
             on_result(index, record)
 
-    try:
-        todo = []
-        for i, key in enumerate(keys):
-            if key in done:
-                finish(i, done[key], write=False)
-            else:
-                todo.append(i)
-        pool_size = min(workers or os.cpu_count() or 1, len(todo))
-        if backend == "ray" and todo:
-            _run_ray(ray, fn, specs, todo, finish, workers, ray_address, threads, gpus_per_trial)
-        elif backend == "local" and pool_size > 1:
-            _run_pool(fn, specs, todo, finish, pool_size, threads)
-        else:  # one worker, or one trial left: in this process
-            for i in todo:
-                finish(i, run_one(fn, specs[i], threads))
-    finally:
-        if sink is not None:
-            sink.close()
+    with stop_on_interrupt():
+        try:
+            todo = []
+            for i, key in enumerate(keys):
+                if key in done:
+                    finish(i, done[key], write=False)
+                else:
+                    todo.append(i)
+            pool_size = min(workers or os.cpu_count() or 1, len(todo))
+            if backend == "ray" and todo:
+                _run_ray(ray, fn, specs, todo, finish, workers, ray_address, threads, gpus_per_trial)
+            elif backend == "local" and pool_size > 1:
+                _run_pool(fn, specs, todo, finish, pool_size, threads)
+            else:  # one worker, or one trial left: in this process
+                for i in todo:
+                    finish(i, run_one(fn, specs[i], threads))
+        finally:
+            if sink is not None:
+                sink.close()
     missing = [i for i, r in enumerate(records) if r is None]
     assert not missing, f"no record for specs {missing}"
     return [r for r in records if r is not None]
@@ -208,54 +269,41 @@ def _run_pool(
     workers: int,
     threads: int,
 ) -> None:
-    """Local backend: a spawn process pool (no state forked from this process, CUDA-safe)."""
+    """Local backend: a spawn process pool (no state forked from this process, CUDA-safe), told of a
+    stop through an event its workers share."""
     context = multiprocessing.get_context("spawn")
+    pool_stop = context.Event()
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), pool_stop)
     )
     futures = {pool.submit(run_one, fn, specs[i], threads): i for i in todo}
+    pending = set(futures)
     try:
-        for future in concurrent.futures.as_completed(futures):
-            i = futures[future]
-            try:
-                record = future.result()
-            except Exception as exc:  # the worker died, or the spec or result did not pickle
-                record = error_record(specs[i], exc)
-            finish(i, record)
-    except BaseException:
-        # Interrupted: stop the running trials as Ctrl-C stops one alone, let them wrap up, then end
-        # what is left (Python < 3.14 has no public way to reach the workers; ProcessPoolExecutor keeps
-        # them in _processes).
-        processes = list(getattr(pool, "_processes", {}).values())
-        for future in futures:
-            future.cancel()
-        for process in processes:
-            process.terminate()  # SIGTERM: see _stop_trial
-        concurrent.futures.wait(futures, timeout=STOP_GRACE_SECONDS)
-        for process in processes:
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+        while pending:
+            done, pending = concurrent.futures.wait(
+                pending, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                i = futures[future]
+                try:
+                    record = future.result()
+                except Exception as exc:  # the worker died, or the spec or result did not pickle
+                    record = error_record(specs[i], exc)
+                finish(i, record)
+            if stop_requested():
+                pool_stop.set()  # running trials stop at their next step; queued ones do not start
+    finally:
+        pool_stop.set()  # a no-op after a full sweep; after an error here, the workers wrap up
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-_trial_running = False
-"""In a pool worker: whether :func:`run_one` is running a trial now."""
-
-_stopping = False
-"""In a pool worker: whether the pool has said stop (no trial starts after that)."""
-
-
-def _init_worker(parent: int) -> None:
-    """Pool worker initializer: stop only when the pool says so, and exit when the sweep's process is
-    gone (killed, not just interrupted) instead of running on as an orphan.
-
-    The terminal's Ctrl-C reaches every process of its group, the workers too; they ignore it and take
-    the pool's SIGTERM as their Ctrl-C instead, once, so that no second signal cuts short a trial that
-    is saving what it has.
-    """
+def _init_worker(parent: int, pool_stop: Any) -> None:
+    """Pool worker initializer: stop when the pool says so (the terminal's Ctrl-C, which reaches every
+    process of its group, is the sweep's process's to handle), and exit when the sweep's process is gone
+    (killed, not just interrupted) instead of running on as an orphan."""
+    global _pool_stop
+    _pool_stop = pool_stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_trial)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -263,16 +311,6 @@ def _init_worker(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def _stop_trial(signum: int, frame: Any) -> None:
-    """A pool worker's SIGTERM: a KeyboardInterrupt in the running trial (none between trials), and no
-    trial after it."""
-    global _stopping
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _stopping = True
-    if _trial_running:
-        raise KeyboardInterrupt
 
 
 def _run_ray(
@@ -297,9 +335,8 @@ def _run_ray(
     try:
         task = ray.remote(num_cpus=1, num_gpus=gpus_per_trial)(run_one)
         pending = {task.remote(fn, specs[i], threads): i for i in todo}
-        while pending:
-            # A timeout, so that Ctrl-C reaches this loop (a blocking ray.wait does not return for it).
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+        while pending and not stop_requested():
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
                 i = pending.pop(ref)
                 try:
@@ -307,13 +344,25 @@ def _run_ray(
                 except Exception as exc:  # the worker died, or the task could not be shipped
                     record = error_record(specs[i], exc)
                 finish(i, record)
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
     finally:
+        for ref in pending:  # left by a stop or an error
+            ray.cancel(ref, force=True)
         if started_here:
             ray.shutdown()
+    for i in pending.values():  # cancelled by a stop
+        finish(i, interrupted_record(specs[i]))
+
+
+def interrupted(records: Sequence[Record]) -> bool:
+    """Whether a stop cut the sweep short: a trial of it was stopped or never started."""
+    return any(record.get("interrupted") for record in records)
+
+
+def failure(record: Record) -> str:
+    """Why a record has no result, on one line."""
+    if "error" in record:
+        return f"FAILED {record['error']['type']}: {record['error']['message']}"
+    return "not started: the sweep was interrupted"
 
 
 def describe(options: Mapping[str, Any]) -> str:

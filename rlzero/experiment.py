@@ -1,45 +1,55 @@
-"""One trial, one function: build an agent from its preset, train it with periodic evaluation, summarise.
+"""One run, one owner: from a trial's settings to its run directory, its records and its summaries.
 
-:func:`run` is what ``python -m rlzero.train`` runs once, what ``python -m rlzero.finetune`` runs per arm
-and seed, and what every benchmark runs through :func:`rlzero.executor.run_trials`. A :class:`Trial` is
+:func:`run` is what ``python -m rlzero.train`` runs, what ``python -m rlzero.finetune`` runs per arm, and
+what every benchmark runs (many of them through :func:`rlzero.executor.run_trials`). It does each thing
+once: checks every setting without building an agent (:func:`check`: a bad value is a ValueError before
+anything is written), claims the run directory, builds and trains the agent (:func:`train`) with periodic
+evaluation, saves each member's checkpoint and summary, and writes a group's figures. A :class:`Trial` is
 plain data, so a process pool or a Ray cluster can ship it; the record :func:`run` returns is plain
 JSON-able data: the summary of the final evaluation, the evaluation curve, the curve's figures
 (:func:`rlzero.curves.curve_summary`), throughput and replay ratio, and the settings that were used.
 
-With ``run_dir`` set, the trial also leaves a run directory: TensorBoard events (CleanRL's tags, and the
+With ``run_dir`` set, the run leaves a run directory: TensorBoard events (CleanRL's tags, and the
 hyperparameters as text), the checkpoint, ``config.json`` (everything needed to repeat it: the preset, the
-overrides, the resolved hyperparameters) and ``summary.json`` (the record without the settings).
+overrides, the resolved hyperparameters) and ``summary.json`` (the record without the settings). A run
+that fails before writing anything leaves no directory.
 
 A trial whose ``seed`` is a list is a **group**: its members (one per seed, each with its own overrides
 from ``members``) train together in one agent (see :mod:`rlzero.agents.base`), and each member leaves
 the run directory a single trial would, under the group's directory, as ``seed<S>`` (after its
 overrides, ``learning_rate=0.001__seed<S>``). The group's directory adds ``group.json``, the group
 record (:func:`group_summary`: the rliable aggregates per distinct set of overrides and a row per
-member) and ``curves.png``, every member's curve with the IQM and its band.
+member) and ``curves.png``, every member's curve with the IQM and its band. How a group is trained is
+the run's choice, not its caller's: in parts of consecutive members, one part in this process, or with
+``workers`` one smaller group per process side by side (each member's run is the same either way); an
+agent that trains one seed per agent (the SB3 adapters) trains one part per seed.
+
+Ctrl-C (:func:`rlzero.executor.stop_on_interrupt`) stops training at the next step: every member that
+started saves its checkpoint and summary as at its end, ``"interrupted": true``, and parts not started
+are left out of the group.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
-import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rlzero.agents import read_metadata
 from rlzero.agents.callbacks import Callback, CallbackList
-from rlzero.agents.checkpoint import check_agent, load_checkpoint
+from rlzero.agents.checkpoint import check_agent
 from rlzero.agents.device import resolve_device
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import agent_class, is_sb3
-from rlzero.agents.transfer import transfer
+from rlzero.agents.registry import agent_class
 from rlzero.curves import Criterion, criterion, curve_summary
-from rlzero.executor import run_trials
-from rlzero.monitors import EvalCallback, ProgressCallback, TensorBoardCallback
+from rlzero.envs import check_env_id
+from rlzero.executor import run_trials, stop_on_interrupt, stop_requested
+from rlzero.monitors import EvalCallback, ProgressCallback, StopCallback, TensorBoardCallback
 from rlzero.report import cell_summary
 from rlzero.runs import CHECKPOINT_NAME, claim_dir, write_json
 from rlzero.system import package_versions
@@ -50,13 +60,8 @@ EVALUATIONS_PER_RUN = 20
 REPORTS_PER_EVALUATION = 4
 """TensorBoard reports of the training metrics between two evaluations."""
 
-
-class TrialInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a trial, after its checkpoint and summary were written; carries the record."""
-
-    def __init__(self, record: dict[str, Any]) -> None:
-        super().__init__("interrupted")
-        self.record = record
+START_NAME = "start.pt"
+"""A member's starting point, with :attr:`Trial.save_start`."""
 
 
 @dataclasses.dataclass
@@ -86,15 +91,14 @@ class Trial:
     strategy: str | None = None
     """with ``init_from``: the fine-tuning strategy (see rlzero.agents.transfer); None loads every weight"""
     run_dir: str | None = None
-    """the run directory: created, or ``_1``, ``_2``, ... appended where it holds something already;
-    None writes nothing"""
+    """the run directory: created, or ``_1``, ``_2``, ... appended where it exists already; None writes
+    nothing"""
     progress: bool = False
     """show a progress bar"""
     command: str | None = None
     """the command line that started the trial, for ``config.json``"""
-    group_part: bool = False
-    """a part of a larger group (see :func:`run_parts`): the members' directories go into ``run_dir``
-    as it is, and ``group.json`` and ``curves.png`` are left to the whole group"""
+    save_start: bool = False
+    """also save each member's starting point, ``start.pt`` (where fine-tuning starts from)"""
 
     def budget(self) -> int:
         return self.total_timesteps or preset_for(self.agent, self.env_id)[1].total_timesteps
@@ -112,37 +116,68 @@ class Trial:
 
     def member_names(self) -> list[str]:
         """The directory name of each member of a group: its overrides, then its seed."""
-        return [
-            "__".join([*(f"{k}={v}" for k, v in overrides.items()), f"seed{seed}"])
-            for overrides, seed in zip(self.member_overrides(), self.seeds, strict=True)
-        ]
+        return [member_name(o, s) for o, s in zip(self.member_overrides(), self.seeds, strict=True)]
 
 
-def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
-    """The trial's agent, from its preset with the overrides on top (weights moved in where asked),
-    and the settings to record."""
+def member_name(overrides: Mapping[str, Any], seed: int) -> str:
+    """A group member's directory name: its overrides, then its seed."""
+    return "__".join([*(f"{k}={v}" for k, v in overrides.items()), f"seed{seed}"])
+
+
+def check(trial: Trial) -> Criterion:
+    """Check every setting of ``trial`` without building its agent (ValueError, naming the bad value); return
+    the env's criterion for "solved". Building the agent checks the rest: memory, and whether a
+    checkpoint's weights fit."""
+    cls = agent_class(trial.agent)
+    if any(s < 0 for s in trial.seeds) or not trial.seeds:
+        raise ValueError(f"seed must be an integer >= 0 or a non-empty list of them, got {trial.seed!r}")
+    if trial.members is not None and len(trial.members) != len(trial.seeds):
+        raise ValueError(f"members gives {len(trial.members)} overrides for {len(trial.seeds)} seeds")
+    names = trial.member_names()
+    if len(set(names)) < len(names):
+        raise ValueError("a group's members must differ: every seed once per set of overrides")
+    for name, value in (("total_timesteps", trial.total_timesteps), ("eval_freq", trial.eval_freq)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if trial.eval_episodes < 1:
+        raise ValueError(f"eval_episodes must be >= 1, got {trial.eval_episodes}")
+    if trial.strategy is not None and trial.strategy not in cls.strategies:
+        raise ValueError(
+            f"{trial.agent} fine-tunes with strategy {' or '.join(map(repr, cls.strategies))}, "
+            f"got {trial.strategy!r}"
+        )
+    resolve_device(trial.device)  # CUDA asked for where there is none
+    check_env_id(trial.env_id)
+    rule = criterion(trial.env_id, trial.env_kwargs)  # builds the env: its id and kwargs are checked
+    _, preset = preset_for(trial.agent, trial.env_id)
+    cls.check_hparams({**preset.hparams, **trial.hparams}, trial.member_overrides())
+    if trial.init_from is not None:
+        check_agent(read_metadata(trial.init_from), trial.agent, trial.init_from)
+    return rule
+
+
+Built = tuple[Any, dict[str, Any]]
+"""An agent and the settings to record, as :func:`build` gives them."""
+
+
+def build(trial: Trial) -> Built:
+    """The agent of ``trial`` (a whole run, or a part of one) from its preset with the overrides on top,
+    started from ``init_from``'s weights where given, and the settings to record."""
     preset_key, preset = preset_for(trial.agent, trial.env_id)
     hparams = {**preset.hparams, **trial.hparams}
-    device = resolve_device(trial.device)
-    if isinstance(trial.seed, list) or trial.members is not None:
-        if is_sb3(trial.agent):
-            raise ValueError(f"{trial.agent} trains one seed per process: give one seed, not a group")
+    cls = agent_class(trial.agent)
+    seed: int | list[int] = trial.seed
+    if not cls.trains_groups:
+        if len(trial.seeds) > 1:
+            raise ValueError(f"{trial.agent} trains one seed per agent; got the group {trial.seeds}")
+        seed = trial.seeds[0]
+        hparams.update(trial.member_overrides()[0])
+    elif isinstance(trial.seed, list) or trial.members is not None:
         hparams["members"] = trial.member_overrides()
-    agent = agent_class(trial.agent)(
-        trial.env_id, device=device, seed=trial.seed, env_kwargs=trial.env_kwargs, **hparams
+    agent = cls(
+        trial.env_id, device=resolve_device(trial.device), seed=seed, env_kwargs=trial.env_kwargs, **hparams
     )
-    moved = None
-    if trial.init_from is not None:
-        if trial.strategy is None or is_sb3(trial.agent):
-            if trial.strategy not in (None, "full"):
-                raise ValueError(
-                    f"{trial.agent} moves weights with strategy 'full' only, got {trial.strategy!r}"
-                )
-            agent.init_from(trial.init_from)
-        else:
-            payload = load_checkpoint(trial.init_from, map_location=agent.device)
-            check_agent(payload["metadata"], trial.agent, trial.init_from)
-            moved = dataclasses.asdict(transfer(agent, payload["state_dicts"], trial.strategy))
+    moved = agent.start_from(trial.init_from, trial.strategy) if trial.init_from is not None else None
     settings = {
         **dataclasses.asdict(trial),
         "device": str(agent.device),
@@ -150,7 +185,6 @@ def build(trial: Trial) -> tuple[Any, dict[str, Any]]:
         "eval_freq": trial.evaluation_interval(),
         "preset": {"key": preset_key, **dataclasses.asdict(preset)},
         "overrides": dict(trial.hparams),
-        # Checked here, before any training: an env with no way to call it solved is refused.
         "solved_criterion": dataclasses.asdict(criterion(trial.env_id, trial.env_kwargs)),
         "resolved_hparams": agent.config_dict(),
         "transfer": moved,
@@ -174,63 +208,129 @@ def member_settings(agent: Any, trial: Trial, settings: Mapping[str, Any], membe
     }
 
 
-def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Build (unless ``built`` is :func:`build`'s result), train with periodic evaluation, save and
-    summarise one trial; return its record (a group's: :func:`group_summary`, holding each member's).
+def run(
+    trial: Trial | Mapping[str, Any],
+    workers: int = 1,
+    on_claim: Callable[[Path], None] | None = None,
+    parts: int | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Check, claim the run directory, train and summarise one trial; return its record (a group's:
+    :func:`group_summary`, holding each member's).
 
-    Ctrl-C stops training, saves the checkpoints and the summaries (``"interrupted": true``), then
-    raises :class:`TrialInterrupted` carrying the record.
+    ``workers`` > 1 trains a group as that many smaller groups side by side, one process each, through
+    :func:`rlzero.executor.run_trials` (``options``: its backend, threads...); every member's run is the
+    one it has in the whole group, and on a CPU with several cores, one smaller group per core trains
+    faster than one group on every core's threads. ``parts`` splits it into that many groups instead
+    (run ``workers`` at a time). ``on_claim`` is told the directory once it is claimed.
     """
     if not isinstance(trial, Trial):
         trial = Trial(**trial)
+    with stop_on_interrupt():
+        rule = check(trial)
+        began = time.perf_counter()
+        pieces = split(trial, parts or workers)
+        in_process = workers == 1 or len(pieces) == 1
+        # In this process the first agent is built before the directory is claimed, so that what only
+        # building finds (memory, weights that do not fit) leaves nothing behind.
+        first = build(pieces[0]) if in_process else None
+        run_dir = claim_dir(trial.run_dir) if trial.run_dir is not None else None
+        if run_dir is not None and on_claim is not None:
+            on_claim(run_dir)
+        pieces = [dataclasses.replace(p, run_dir=str(run_dir) if run_dir else None) for p in pieces]
+        try:
+            trained = train_parts(pieces, workers, options, first)
+        except BaseException:
+            if run_dir is not None and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # nothing written: no run to keep
+            raise
+    members = [record for part in trained for record in part["members"]]
+    if not isinstance(trial.seed, list):
+        return members[0]
+    timing = {
+        "trial_seconds": round(time.perf_counter() - began, 3),
+        "parts": len(pieces),
+        "eval_seconds": round(sum(part["timing"]["eval_seconds"] for part in trained), 3),
+    }
+    result = group_summary(members, trial, rule, timing)
+    result["run_dir"] = str(run_dir) if run_dir is not None else None
+    if run_dir is not None:
+        write_group(result, run_dir, rule)
+    return result
+
+
+def split(trial: Trial, parts: int) -> list[Trial]:
+    """The parts a run trains: the trial itself, or a group as ``parts`` groups of consecutive members
+    (sizes differing by one at most), one per member for an agent that trains one seed per agent; the
+    first part alone shows the progress bar."""
+    count = len(trial.seeds) if not agent_class(trial.agent).trains_groups else min(parts, len(trial.seeds))
+    if not isinstance(trial.seed, list) or count == 1:
+        return [trial]
+    bounds = [round(i * len(trial.seeds) / count) for i in range(count + 1)]
+    return [
+        dataclasses.replace(select_members(trial, range(start, stop)), progress=trial.progress and start == 0)
+        for start, stop in itertools.pairwise(bounds)
+    ]
+
+
+def train_parts(
+    parts: Sequence[Trial], workers: int, options: Mapping[str, Any], first: Built | None = None
+) -> list[dict[str, Any]]:
+    """Train the parts, in this process one after another (given ``first``, the first one's agent built
+    already) or ``workers`` at a time side by side; after a stop, parts not started are left out. A part
+    that fails raises here."""
+    if first is not None:
+        trained = [train(parts[0], first)]
+        for part in parts[1:]:
+            if stop_requested():
+                break
+            trained.append(train(part))
+        return trained
+    outcomes = run_trials(train, parts, workers=workers, **options)
+    failed = [o["error"]["message"] for o in outcomes if "error" in o]
+    if failed:
+        raise RuntimeError(f"a part of the group failed: {failed[0]}")
+    return [o["result"] for o in outcomes if o["ok"]]
+
+
+def train(trial: Trial, built: Built | None = None) -> dict[str, Any]:
+    """Build (unless ``built``), train with periodic evaluation and save one part of a run (a single
+    trial, or members of a group) into its claimed ``run_dir``; return each member's record and the
+    part's timing."""
     began, cpu_began = time.perf_counter(), time.process_time()
     agent, settings = built if built is not None else build(trial)
+    settings["run_dir"] = trial.run_dir
     group = isinstance(trial.seed, list)
     members = range(len(trial.seeds))
-    run_dir = None
-    if trial.run_dir is not None:
-        run_dir = Path(trial.run_dir) if trial.group_part else claim_dir(trial.run_dir, take_empty=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
     member_dirs: list[Path] = []
-    if run_dir is not None:
-        settings["run_dir"] = str(run_dir)  # the directory claimed, which may carry a suffix
+    if trial.run_dir is not None:
+        run_dir = Path(trial.run_dir)
         member_dirs = [run_dir / name for name in trial.member_names()] if group else [run_dir]
     configs = [member_settings(agent, trial, settings, m) if group else settings for m in members]
     setup_seconds = time.perf_counter() - began
     budget, eval_freq = settings["total_timesteps"], settings["eval_freq"]
     writers: list[Any] = []
-    new_evaluator = functools.partial(  # reads `writers` when called, once they are open
-        EvalCallback,
-        trial.env_id,
-        eval_freq,
-        trial.eval_episodes,
-        trial.env_kwargs,
-        writers,
-        trial.eval_at_start,
-    )
-    evaluator: EvalCallback | None = None
-    interrupted = False
-    try:  # from the first events file on: a Ctrl-C at any point after it still leaves a complete run
-        for config, member_dir in zip(configs, member_dirs, strict=False):
+    starts: list[Path | None] = [None for _ in members]
+    stop = StopCallback()
+    try:
+        for m, (config, member_dir) in enumerate(zip(configs, member_dirs, strict=False)):
             from torch.utils.tensorboard import SummaryWriter
 
             member_dir.mkdir(exist_ok=True)
             write_json(member_dir / "config.json", {**config, "run_dir": str(member_dir)})
             writers.append(SummaryWriter(str(member_dir)))
             writers[-1].add_text("hyperparameters", hparams_table(config["resolved_hparams"]))
-        evaluator = new_evaluator()
-        callbacks: list[Callback] = [evaluator]
+            if trial.save_start:
+                starts[m] = agent.save(member_dir / START_NAME, member=m)
+        evaluator = EvalCallback(
+            trial.env_id, eval_freq, trial.eval_episodes, trial.env_kwargs, writers, trial.eval_at_start
+        )
+        callbacks: list[Callback] = [evaluator, stop]
         if writers:
             callbacks.append(TensorBoardCallback(writers))
         if trial.progress:
             callbacks.append(ProgressCallback())
         agent.learn(budget, CallbackList(callbacks), log_interval=max(eval_freq // REPORTS_PER_EVALUATION, 1))
-    except KeyboardInterrupt:
-        interrupted = True
-        evaluator = evaluator or new_evaluator()  # None if Ctrl-C came while the writers were opened
-        if not evaluator.history:  # Ctrl-C before learn reached its loop: evaluate the agent as it is
-            evaluator.on_training_start(agent, budget)
-            evaluator.on_training_end()
     finally:
         for writer in writers:
             writer.close()
@@ -244,26 +344,16 @@ def run(trial: Trial | Mapping[str, Any], built: tuple[Any, dict[str, Any]] | No
     rule = Criterion(**settings["solved_criterion"])
     records = []
     for m in members:
-        checkpoint = None
-        if member_dirs:
-            path = member_dirs[m] / CHECKPOINT_NAME
-            checkpoint = agent.save(path, member=m) if group else agent.save(path)
-        record = member_record(agent, trial, evaluator.histories[m], rule, interrupted, checkpoint, m)
+        checkpoint = agent.save(member_dirs[m] / CHECKPOINT_NAME, member=m) if member_dirs else None
+        record = member_record(agent, trial, evaluator.histories[m], rule, stop.stopped, checkpoint, m)
+        if starts[m] is not None:
+            record["start_checkpoint"] = str(starts[m])
         record["timing"] = timing
         if member_dirs:
             write_json(member_dirs[m] / "summary.json", record)
         record["settings"] = configs[m]
         records.append(record)
-    if group:
-        result = group_summary(records, trial, rule, timing)
-        result["run_dir"] = str(run_dir) if run_dir is not None else None
-        if run_dir is not None and not trial.group_part:
-            write_group(result, run_dir, rule)
-    else:
-        result = records[0]
-    if interrupted:
-        raise TrialInterrupted(result)
-    return result
+    return {"members": records, "timing": timing}
 
 
 def write_group(result: Mapping[str, Any], run_dir: Path, rule: Criterion) -> None:
@@ -272,25 +362,11 @@ def write_group(result: Mapping[str, Any], run_dir: Path, rule: Criterion) -> No
 
     write_json(run_dir / "group.json", dict(result))
     records = result["members"]
+    if not records:
+        return
     curves = {result["agent"]: [r["evaluations"] for r in records]}
     title = f"{result['agent']} on {result['env_id']}, {len(records)} members"
     plot_curves(curves, run_dir / "curves.png", rule, title=title)
-
-
-def split_group(trial: Trial, parts: int) -> list[Trial]:
-    """A group trial as ``parts`` groups of consecutive members (their sizes differ by one at most),
-    each a :attr:`Trial.group_part` of the whole; the first one alone shows the progress bar."""
-    names = trial.member_names()
-    if len(set(names)) < len(names):
-        raise ValueError("a group split into parts needs distinct members: every seed once per overrides")
-    bounds = [round(i * len(names) / parts) for i in range(parts + 1)]
-    return [
-        dataclasses.replace(
-            select_members(trial, range(start, stop)), group_part=True, progress=trial.progress and start == 0
-        )
-        for start, stop in itertools.pairwise(bounds)
-        if stop > start
-    ]
 
 
 def select_members(trial: Trial, indices: Iterable[int]) -> Trial:
@@ -304,81 +380,20 @@ def select_members(trial: Trial, indices: Iterable[int]) -> Trial:
     )
 
 
-def run_parts(trial: Trial, parts: int, **options: Any) -> dict[str, Any]:
-    """Run a group trial as ``parts`` smaller groups side by side through
-    :func:`rlzero.executor.run_trials` (``options``: its backend, workers, threads...), and return the
-    record of the whole group, as :func:`run` returns it.
-
-    Every member's run equals the one it has in the whole group (members are independent, see
-    :mod:`rlzero.agents.base`), and the members' directories, ``group.json`` and ``curves.png`` go
-    into one group directory. Where a CPU has several cores, one smaller group per core trains faster
-    than one group on every core's threads, whose small matrix products gain little from more of them.
-
-    Ctrl-C stops every part as it stops a single trial; the group record is then made of the summaries
-    the members saved, and :class:`TrialInterrupted` carries it (a bare KeyboardInterrupt where none
-    had started).
-    """
-    began = time.perf_counter()
-    run_dir = claim_dir(trial.run_dir, take_empty=True) if trial.run_dir is not None else None
-    whole = dataclasses.replace(trial, run_dir=str(run_dir) if run_dir is not None else None)
-    pieces = split_group(whole, parts)
-    interrupted = False
-    try:
-        outcomes = run_trials(run, pieces, **options)
-        failed = [o["error"]["message"] for o in outcomes if not o["ok"]]
-        if failed:
-            raise RuntimeError(f"a part of the group failed: {failed[0]}")
-        records = [m for o in outcomes for m in o["result"]["members"]]
-        eval_seconds: float | None = sum(o["result"]["timing"]["eval_seconds"] for o in outcomes)
-    except KeyboardInterrupt:
-        if run_dir is None:
-            raise
-        interrupted = True
-        names = whole.member_names()
-        whole = select_members(
-            whole, [i for i, n in enumerate(names) if (run_dir / n / "summary.json").is_file()]
-        )
-        if not whole.seeds:
-            raise
-        records = [saved_record(run_dir / name) for name in whole.member_names()]
-        eval_seconds = None
-    timing = {
-        "trial_seconds": round(time.perf_counter() - began, 3),
-        "parts": len(pieces),
-        "eval_seconds": eval_seconds,  # summed over the parts
-    }
-    rule = criterion(trial.env_id, trial.env_kwargs)
-    result = group_summary(records, whole, rule, timing)
-    result["run_dir"] = str(run_dir) if run_dir is not None else None
-    if run_dir is not None:
-        write_group(result, run_dir, rule)
-    if interrupted:
-        raise TrialInterrupted(result)
-    return result
-
-
-def saved_record(member_dir: Path) -> dict[str, Any]:
-    """A member's record as its run directory holds it (``summary.json`` and ``config.json``)."""
-    missing = [name for name in ("summary.json", "config.json") if not (member_dir / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{member_dir} has no {' or '.join(missing)}: its part did not save it")
-    record = json.loads((member_dir / "summary.json").read_text())
-    record["settings"] = json.loads((member_dir / "config.json").read_text())
-    return record
-
-
 def member_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The per-seed records in what :func:`run` returned: a group's members, or the single run itself."""
     return list(result.get("members", [result]))
 
 
 def seed_results(trial: Trial, record: Mapping[str, Any]) -> list[dict[str, Any] | None]:
-    """One entry per seed of ``trial`` in its trial runner's ``record``: the seed's record, or None
-    for each seed of a trial that failed."""
+    """One entry per seed of ``trial`` in its trial runner's ``record``: the seed's record, or None for a
+    seed without one (its trial failed, or a stop came before it started)."""
     result = record.get("result")
-    if result is None:
-        return [None] * len(trial.seeds)
-    return list(member_records(result))
+    found = {}
+    for r in member_records(result) if result is not None else []:
+        group = r["settings"].get("group") or {"member_overrides": {}}
+        found[member_name(group["member_overrides"], r["seed"])] = r
+    return [found.get(name) for name in trial.member_names()]
 
 
 def group_summary(
@@ -386,22 +401,24 @@ def group_summary(
 ) -> dict[str, Any]:
     """A group's record: the rliable figures (:func:`rlzero.report.cell_summary`: IQM of the final
     score with its bootstrap interval, solved and stayed-solved counts...) of each distinct set of
-    member overrides (one cell for a group of seeds alone), a row per member, and every member's record."""
+    member overrides (one cell for a group of seeds alone), a row per member, and every member's record
+    (of the members that started, after a stop)."""
     cells: dict[str, list[dict[str, Any]]] = {}
-    for overrides, record in zip(trial.member_overrides(), records, strict=True):
+    for record in records:
+        overrides = record["settings"]["group"]["member_overrides"]
         name = "__".join(f"{k}={v}" for k, v in overrides.items()) or "seeds"
         cells.setdefault(name, []).append(record)
     return {
-        "agent": records[0]["agent"],
+        "agent": trial.agent,
         "env_id": trial.env_id,
-        "seeds": trial.seeds,
+        "seeds": [r["seed"] for r in records],
         "solved_metric": rule.metric,
         "solved_threshold": rule.threshold,
-        "interrupted": any(r["interrupted"] for r in records),
+        "interrupted": len(records) < len(trial.seeds) or any(r["interrupted"] for r in records),
         "cells": {name: cell_summary(cell) for name, cell in cells.items()},
         "table": [
             {
-                "seed": r["settings"]["seed"],
+                "seed": r["seed"],
                 "overrides": r["settings"]["group"]["member_overrides"],
                 **{k: r[k] for k in ("final", "steps_to_solved", "seconds_to_solved", "stayed_solved")},
                 "run_dir": r["run_dir"],

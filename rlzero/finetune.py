@@ -8,17 +8,15 @@ For each seed it fine-tunes the pretrained weights on the target (strategy ``ful
 control, trains the same agent from scratch on the target with the same budget, the same preset and the
 same learning rate (``--lr`` sets it for both arms), so that the strategies are compared on the weights
 they start from and nothing else. The run directory holds the pretraining run (unless ``--pretrained`` is
-given), one run per seed and arm, ``trials.jsonl`` (one record per trial: per arm for our agents, per
-seed and arm for SB3's; see :mod:`rlzero.executor`), ``transfer_report.json``, ``transfer_curves.png``, and
-one evaluation episode on the target before and after fine-tuning (the first seed), ``before.gif`` and
-``after.gif``.
+given), each arm's group run (``finetune/seed<S>/``, ``scratch/seed<S>/``; see
+:func:`rlzero.experiment.run`), ``trials.jsonl`` (one record per arm, see :mod:`rlzero.executor`),
+``transfer_report.json``, ``transfer_curves.png``, and one evaluation episode on the target before and
+after fine-tuning (the first seed), ``before.gif`` and ``after.gif``.
 
-Pretraining runs first, in this process; the arms then run through :func:`rlzero.executor.run_trials`:
+Pretraining runs first, in this process; the two arms then run through :func:`rlzero.executor.run_trials`:
 by default on a local process pool (``--workers``, default the number of CPUs), or as Ray tasks
-(``--backend ray [--ray-address ADDR]``). For our agents each arm is one group of every seed
-(``finetune/seed<S>/``, ``scratch/seed<S>/``; see :mod:`rlzero.agents.base`: each member is the run of
-its seed alone); SB3 agents run one trial per seed and arm (``finetune_seed<S>/``). An arm that fails is
-reported and left out of the aggregates (the run then exits 1); the others still run.
+(``--backend ray [--ray-address ADDR]``). An arm that fails is reported and left out of the aggregates
+(the run then exits 1); the other still runs.
 
 Report figures per seed (:func:`rlzero.curves.curve_summary`), and aggregated over the seeds as
 interquartile mean with a bootstrap interval, median, min and max (:func:`rlzero.stats.aggregate`), for
@@ -37,6 +35,7 @@ if __name__ == "__main__":  # a Ctrl-C while the imports below load ends the com
     signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(130))
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -44,34 +43,32 @@ from typing import Any
 
 import torch
 
-from rlzero.agents import load_agent
+from rlzero.agents import load_agent, read_metadata
 from rlzero.agents.device import DEVICE_CHOICES
-from rlzero.agents.registry import AGENTS, agent_class, is_sb3
+from rlzero.agents.registry import AGENTS, agent_class
 from rlzero.agents.transfer import STRATEGIES
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
     add_hparams_arg,
     add_runner_args,
-    check_checkpoint,
     check_env_id,
-    claim_run_dir,
     fail,
     flatten_seeds,
-    one_interrupt,
     parse_env_kwargs,
     parse_hparams,
     positive_int,
     report,
+    run_dir_path,
     runner_options,
     seed_range,
     write_failed,
 )
 from rlzero.curves import criterion, curve_summary
-from rlzero.executor import BackendUnavailable, describe, run_trials
-from rlzero.experiment import Trial, build, member_records, run
+from rlzero.executor import BackendUnavailable, describe, run_trials, stop_on_interrupt, stop_requested
+from rlzero.experiment import Trial, check, member_records, run
 from rlzero.plots import plot_curves
-from rlzero.runs import write_json
+from rlzero.runs import claim_dir, write_json
 from rlzero.stats import aggregate
 from rlzero.video import record_video
 
@@ -163,32 +160,11 @@ def transfer_summary(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def starting_point(
-    args: argparse.Namespace, hparams: dict[str, Any], pretrained: str | None, seed: int, device: str
-) -> Trial:
-    """The trial whose built agent is where a fine-tuned arm starts: a target agent with the pretrained
-    weights moved in by the strategy (or none yet, before pretraining)."""
-    return Trial(
-        agent=args.agent,
-        env_id=args.target,
-        env_kwargs=args.target_kwargs,
-        seed=seed,
-        hparams=hparams,
-        device=device,
-        init_from=pretrained,
-        strategy=args.strategy if pretrained else None,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Pretrain, fine-tune and compare as the flags say; exit status 0, 1 (a failed run or arm), 2
     (misuse) or 130 (Ctrl-C)."""
-    with one_interrupt():
-        try:
-            return pretrain_then_finetune(argv)
-        except KeyboardInterrupt:
-            report("interrupted")
-            return 130
+    with stop_on_interrupt():
+        return pretrain_then_finetune(argv)
 
 
 def pretrain_then_finetune(argv: Sequence[str] | None) -> int:
@@ -196,31 +172,6 @@ def pretrain_then_finetune(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     args.seeds = flatten_seeds(args.seeds)
     torch.set_num_threads(args.threads)
-    try:
-        for env_id in (args.source, args.target):
-            check_env_id(env_id)
-        args.source_kwargs = parse_env_kwargs(args.source_kwargs, "--source-kwargs")
-        args.target_kwargs = parse_env_kwargs(args.target_kwargs, "--target-kwargs")
-        criterion(args.source, args.source_kwargs)  # builds the source variant: its kwargs are checked now
-        if is_sb3(args.agent) and args.strategy != "full":
-            raise UsageError(f"--strategy: {args.agent} moves every weight; only 'full' applies to it")
-        hparams = parse_hparams(args.hparams, agent_class(args.agent).hparam_types())
-        target_hparams = {**hparams, **({"learning_rate": args.lr} if args.lr is not None else {})}
-        if args.pretrained:
-            check_checkpoint(args.pretrained)  # fail now, with one line, on a bad file
-        options = runner_options(args, args.device, threads=args.threads)
-        # Build the agent the first seed's fine-tuned arm starts from (from scratch until pretraining
-        # has made the weights): every flag is checked, and a checkpoint that does not fit the target
-        # is refused, before any run directory or training.
-        build(starting_point(args, target_hparams, args.pretrained, args.seeds[0], "cpu"))
-    except (UsageError, ValueError, TypeError, FileNotFoundError, BackendUnavailable) as exc:
-        fail(parser, str(exc))
-    name = f"finetune-{args.agent}-{args.strategy}"
-    # Resolved: trials may run in other processes, or on other nodes of a cluster.
-    run_dir = claim_run_dir(parser, args.logdir, args.target, name, args.source).resolve()
-    report(f"run directory: {run_dir}")
-    in_process = options["backend"] == "local" and (options["workers"] or os.cpu_count()) == 1
-    progress = not args.no_progress and sys.stderr.isatty()
     common: dict[str, Any] = {
         "agent": args.agent,
         "device": args.device,
@@ -229,82 +180,102 @@ def pretrain_then_finetune(argv: Sequence[str] | None) -> int:
         "eval_at_start": True,
     }
     try:
+        for env_id in (args.source, args.target):
+            check_env_id(env_id)
+        args.source_kwargs = parse_env_kwargs(args.source_kwargs, "--source-kwargs")
+        args.target_kwargs = parse_env_kwargs(args.target_kwargs, "--target-kwargs")
+        hparams = parse_hparams(args.hparams, agent_class(args.agent).hparam_types())
+        target_hparams = {**hparams, **({"learning_rate": args.lr} if args.lr is not None else {})}
+        options = runner_options(args, args.device, threads=args.threads)
+        source = Trial(
+            env_id=args.source,
+            env_kwargs=args.source_kwargs,
+            seed=args.seeds[0],
+            total_timesteps=args.pretrain_timesteps,
+            hparams=hparams,
+            **common,
+        )
+        arm = Trial(
+            env_id=args.target,
+            env_kwargs=args.target_kwargs,
+            seed=args.seeds,
+            total_timesteps=args.total_timesteps,
+            hparams=target_hparams,
+            strategy=args.strategy,
+            **common,
+        )
+        if args.pretrained:
+            read_metadata(args.pretrained)  # a bad file fails now, with one line
+            arm.init_from = args.pretrained
+        else:
+            check(source)
+        check(arm)  # before any run directory or training
+    except (UsageError, ValueError, TypeError, FileNotFoundError, BackendUnavailable) as exc:
+        fail(parser, str(exc))
+    name = f"finetune-{args.agent}-{args.strategy}"
+    # Resolved: trials may run in other processes, or on other nodes of a cluster.
+    run_dir = claim_dir(run_dir_path(parser, args.logdir, args.target, name, args.source)).resolve()
+    report(f"run directory: {run_dir}")
+    in_process = options["backend"] == "local" and (options["workers"] or os.cpu_count()) == 1
+    progress = not args.no_progress and sys.stderr.isatty()
+    try:
         pretrained = args.pretrained
         if pretrained is None:
             report(f"pretraining {args.agent} on {args.source}")
-            source = Trial(
-                env_id=args.source,
-                env_kwargs=args.source_kwargs,
-                seed=args.seeds[0],
-                total_timesteps=args.pretrain_timesteps,
-                hparams=hparams,
-                run_dir=str(run_dir / "pretrain"),
-                progress=progress,
-                **common,
-            )
+            source.run_dir, source.progress = str(run_dir / "pretrain"), progress
             pretrained = run(source)["checkpoint"]
+            if stop_requested():
+                report("interrupted while pretraining: its checkpoint and summary are saved")
+                return 130
         pretrained = str(Path(pretrained).resolve())
-        seeds = args.seeds
-        grouped = not is_sb3(args.agent)  # our agents: one group of every seed per arm
-        arms: list[tuple[list[int], str, Trial]] = []
-        for trial_seeds in [seeds] if grouped else [[seed] for seed in seeds]:
-            for arm in ARMS:
-                finetuned = arm == "finetuned"
-                name = "finetune" if finetuned else "scratch"
-                trial = Trial(
-                    env_id=args.target,
-                    env_kwargs=args.target_kwargs,
-                    seed=trial_seeds if grouped else trial_seeds[0],
-                    total_timesteps=args.total_timesteps,
-                    hparams=target_hparams,
-                    init_from=pretrained if finetuned else None,
-                    strategy=args.strategy if finetuned else None,
-                    run_dir=str(run_dir / (name if grouped else f"{name}_seed{trial_seeds[0]}")),
-                    progress=progress and in_process,  # one bar at a time
-                    **common,
-                )
-                arms.append((trial_seeds, arm, trial))
+        arms = {
+            "finetuned": dataclasses.replace(
+                arm, init_from=pretrained, run_dir=str(run_dir / "finetune"), save_start=True
+            ),
+            "scratch": dataclasses.replace(
+                arm, init_from=None, strategy=None, run_dir=str(run_dir / "scratch")
+            ),
+        }
+        for trial in arms.values():
+            trial.progress = progress and in_process  # one bar at a time
         report(describe(options))
         rule = criterion(args.target, args.target_kwargs)
 
         def show(index: int, record: dict[str, Any]) -> None:
-            trial_seeds, arm, _ = arms[index]
-            if not record["ok"]:
-                error = f"{record['error']['type']}: {record['error']['message']}"
-                report(f"seeds {trial_seeds} {arm}: FAILED {error}")
-                return
-            for seed, result in zip(trial_seeds, member_records(record["result"]), strict=True):
+            name = ARMS[index]
+            if "error" in record:
+                report(f"{name}: FAILED {record['error']['type']}: {record['error']['message']}")
+            for result in member_records(record.get("result") or {"members": []}):
                 figures = curve_summary(result["evaluations"], rule)
                 shown = ", ".join(
                     f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
                 )
-                report(f"seed {seed} {arm}: {shown}")
+                report(f"seed {result['seed']} {name}: {shown}")
 
         records = run_trials(
-            run, [t for _, _, t in arms], results_path=run_dir / "trials.jsonl", on_result=show, **options
+            run, [arms[a] for a in ARMS], results_path=run_dir / "trials.jsonl", on_result=show, **options
         )
     except (ValueError, FileNotFoundError) as exc:
         fail(parser, str(exc))
     except OSError as exc:
         return write_failed(parser.prog, exc, run_dir)
-    except KeyboardInterrupt:
-        report("interrupted")
+    if stop_requested():
+        report("interrupted: every run that started saved its checkpoint and summary")
         return 130
 
     results: dict[int, dict[str, Any]] = {}
     failed = []
-    for (trial_seeds, arm, _), record in zip(arms, records, strict=True):
-        if record["ok"]:
-            for seed, result in zip(trial_seeds, member_records(record["result"]), strict=True):
-                results.setdefault(seed, {})[arm] = result
-        else:
-            failed += [{"seed": seed, "arm": arm, "error": record["error"]} for seed in trial_seeds]
+    for arm_name, record in zip(ARMS, records, strict=True):
+        if "error" in record:
+            failed += [{"seed": seed, "arm": arm_name, "error": record["error"]} for seed in args.seeds]
+        for result in member_records(record.get("result") or {"members": []}):
+            results.setdefault(result["seed"], {})[arm_name] = result
     per_seed = [
         {
             "seed": seed,
             "transfer": pair["finetuned"]["settings"]["transfer"],
-            **{arm: curve_summary(r["evaluations"], rule) for arm, r in pair.items()},
-            "curves": {arm: r["evaluations"] for arm, r in pair.items()},
+            **{arm_name: curve_summary(r["evaluations"], rule) for arm_name, r in pair.items()},
+            "curves": {arm_name: r["evaluations"] for arm_name, r in pair.items()},
         }
         for seed, pair in results.items()
         if len(pair) == len(ARMS)  # a seed counts when both its arms finished
@@ -313,13 +284,13 @@ def pretrain_then_finetune(argv: Sequence[str] | None) -> int:
         report(f"every seed failed; first error: {failed[0]['error']['message']}")
         return 1  # a failed run, not a misused command
     try:
-        summary = write_report(args, run_dir, results, per_seed, failed, pretrained, hparams, target_hparams)
+        summary = write_report(args, run_dir, results, per_seed, failed, pretrained, hparams)
     except OSError as exc:
         return write_failed(parser.prog, exc, run_dir)
-    for arm in ARMS:
-        figures = summary["aggregate"][arm]
+    for arm_name in ARMS:
+        figures = summary["aggregate"][arm_name]
         report(
-            f"{arm:>9}: jumpstart {figures['jumpstart']['iqm']:.3f}, "
+            f"{arm_name:>9}: jumpstart {figures['jumpstart']['iqm']:.3f}, "
             f"steps to solved {figures['steps_to_solved']['median']} "
             f"({figures['steps_to_solved']['n']}/{len(per_seed)} seeds), auc {figures['auc']['iqm']:.3f}"
         )
@@ -339,16 +310,15 @@ def write_report(
     failed: list[dict[str, Any]],
     pretrained: str,
     hparams: dict[str, Any],
-    target_hparams: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the videos, ``transfer_report.json`` and ``transfer_curves.png``; return the report."""
     rule, target_kwargs = criterion(args.target, args.target_kwargs), args.target_kwargs
     first_seed = per_seed[0]["seed"]
     first = results[first_seed]["finetuned"]["settings"]
     # One episode on the target before and after fine-tuning (the first seed's arm), to watch: before
-    # is the agent the arm starts from (the pretrained weights moved into a target agent, which is
-    # what a target of another size needs), after is its checkpoint.
-    before, _ = build(starting_point(args, target_hparams, pretrained, first_seed, "cpu"))
+    # is where the arm started (the pretrained weights moved into a target agent, which is what a
+    # target of another size needs), after is its checkpoint.
+    before = load_agent(results[first_seed]["finetuned"]["start_checkpoint"], "cpu")
     after = load_agent(results[first_seed]["finetuned"]["checkpoint"], "cpu")
     videos = {
         moment: str(record_video(agent, args.target, run_dir / f"{moment}.gif", env_kwargs=target_kwargs))

@@ -1,4 +1,4 @@
-"""Callbacks the orchestration layer hands to ``learn``: TensorBoard, periodic evaluation, progress."""
+"""What a run attaches to ``learn`` (as callbacks): TensorBoard, periodic evaluation, progress, stopping."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rlzero.agents.callbacks import Callback
 from rlzero.agents.device import synchronize
 from rlzero.diagnostics import diagnose
 from rlzero.episodes import evaluate_members
+from rlzero.executor import stop_requested
 
 
 class TensorBoardCallback(Callback):
@@ -155,3 +156,14 @@ class ProgressCallback(Callback):
 
     def on_training_end(self) -> None:
         self.bar.close()
+
+
+class StopCallback(Callback):
+    """Ends training at the next step once a stop was requested (Ctrl-C: see
+    :func:`rlzero.executor.stop_on_interrupt`), and remembers that it did."""
+
+    stopped = False
+
+    def on_step(self, env_steps: Sequence[int], metrics: Sequence[Mapping[str, float]]) -> bool:
+        self.stopped = stop_requested()
+        return not self.stopped

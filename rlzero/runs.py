@@ -12,22 +12,18 @@ from rlzero.agents.files import atomic_path
 CHECKPOINT_NAME = "model.pt"
 
 
-def make_run_dir(logdir: str | Path, *name_parts: object) -> Path:
-    """Create ``logdir/<part>__<part>__...__<unix time>`` (CleanRL-style); never reuse one."""
-    base = "__".join([*(str(p) for p in name_parts), str(int(time.time()))])
-    return claim_dir(Path(logdir) / base)
+def run_dir_name(logdir: str | Path, *name_parts: object) -> Path:
+    """``logdir/<part>__<part>__...__<unix time>``, CleanRL's run name (:func:`claim_dir` claims it)."""
+    return Path(logdir) / "__".join([*(str(p) for p in name_parts), str(int(time.time()))])
 
 
-def claim_dir(path: str | Path, take_empty: bool = False) -> Path:
+def claim_dir(path: str | Path) -> Path:
     """Create ``path``, or ``path_1``, ``path_2``, ... where it exists; return the one created.
 
     ``mkdir`` is atomic, so runs started at once (a process pool, Ray tasks on a shared filesystem)
-    never share a directory, and a rerun never writes into an old run's directory. ``take_empty``
-    also takes ``path`` itself where it exists and is empty (one made for this run by its caller).
+    never share a directory, and a rerun never writes into an old run's directory.
     """
     path = Path(path)
-    if take_empty and path.is_dir() and not any(path.iterdir()):
-        return path
     for suffix in ["", *(f"_{i}" for i in range(1, 1000))]:
         candidate = path.with_name(f"{path.name}{suffix}")
         try:

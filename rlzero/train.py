@@ -5,14 +5,14 @@ A run writes ``<logdir>/<env>__<agent>__<seed>__<time>/``: TensorBoard events, `
 with the evaluation protocol, and the evaluation curve). Ctrl-C saves the checkpoint, writes the summary
 with ``"interrupted": true`` and exits 130.
 
-``--seeds 0-31`` trains 32 independent agents as one group in this process (our agents only; see
-:mod:`rlzero.agents.base`), and ``--sweep learning_rate=1e-4,1e-3 gamma=0.9,0.99`` crosses float
-hyperparameters with them: every combination of values, for every seed. Each member leaves the run
-directory a single run would, under ``<logdir>/<env>__<agent>__seeds<first>-<last>__<time>/``, beside
-the group's ``group.json`` (IQM with bootstrap intervals, solved counts, a row per member) and
-``curves.png``. ``--workers 2`` trains such a group as two smaller groups side by side, one process
-each (see :func:`rlzero.experiment.run_parts`): every member's run is the same, and on a CPU with several
-cores it is faster than one group on every core's threads.
+``--seeds 0-31`` trains 32 independent agents as one group (our agents in one process, see
+:mod:`rlzero.agents.base`; SB3's one seed after another), and ``--sweep learning_rate=1e-4,1e-3
+gamma=0.9,0.99`` crosses float hyperparameters with them: every combination of values, for every seed.
+Each member leaves the run directory a single run would, under
+``<logdir>/<env>__<agent>__seeds<first>-<last>__<time>/``, beside the group's ``group.json`` (IQM with
+bootstrap intervals, solved counts, a row per member) and ``curves.png``. ``--workers 2`` trains such a
+group in two processes side by side (see :func:`rlzero.experiment.run`): every member's run is the same,
+and on a CPU with several cores it is faster than one group on every core's threads.
 """
 
 from __future__ import annotations
@@ -34,28 +34,28 @@ import torch
 
 from rlzero.agents.device import DEVICE_CHOICES
 from rlzero.agents.presets import preset_for
-from rlzero.agents.registry import AGENTS, FROM_SCRATCH, agent_class, is_sb3
+from rlzero.agents.registry import AGENTS, agent_class
 from rlzero.cli import (
     ArgumentParser,
     UsageError,
     add_hparams_arg,
     check_env_id,
-    claim_run_dir,
     convert,
     fail,
     flatten_seeds,
-    one_interrupt,
     parse_env_kwargs,
     parse_hparams,
     positive_int,
     quiet_writer_threads,
     report,
+    run_dir_path,
     seed_int,
     seed_range,
     split_pairs,
     write_failed,
 )
-from rlzero.experiment import Trial, TrialInterrupted, build, run, run_parts, split_group
+from rlzero.executor import stop_on_interrupt, stop_requested
+from rlzero.experiment import Trial, check, run
 
 
 def build_parser() -> ArgumentParser:
@@ -89,8 +89,8 @@ def build_parser() -> ArgumentParser:
         nargs="+",
         default=None,
         metavar="S",
-        help="train one independent agent per seed, all as one group in this process: seeds or "
-        "ranges, e.g. 0-31 (our agents: " + ", ".join(FROM_SCRATCH) + ")",
+        help="train one independent agent per seed, as one group: seeds or ranges, e.g. 0-31 (our "
+        "agents train a group in one process, SB3's one seed after another)",
     )
     parser.add_argument(
         "--sweep",
@@ -152,8 +152,6 @@ def trial_from_args(args: argparse.Namespace) -> Trial:
     seed: int | list[int] = args.seed
     members = None
     if args.seeds is not None or args.sweep:
-        if is_sb3(args.agent):
-            raise UsageError(f"--seeds and --sweep train a group, which {args.agent} cannot: use --seed")
         seeds = flatten_seeds(args.seeds) if args.seeds is not None else [args.seed]
         grid = sweep_grid(args.sweep, types)
         seed = [s for _ in grid for s in seeds]
@@ -212,18 +210,14 @@ def print_record(record: dict[str, Any]) -> None:
             f"{cell['seeds']}, final IQM {iqm}{interval} (95% bootstrap CI)"
         )
     if record["interrupted"]:
-        print("interrupted: every member saved its checkpoint and summary where it stopped")
+        print("interrupted: every member that started saved its checkpoint and summary where it stopped")
     print(f"group: {record['run_dir']}" if record.get("run_dir") else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train as the flags say; exit status 0, 1 (a failed run), 2 (misuse) or 130 (Ctrl-C)."""
-    with one_interrupt():
-        try:
-            return train(argv)
-        except KeyboardInterrupt:  # before the run started, or before any member of its group did
-            report("interrupted before any run started: nothing saved")
-            return 130
+    with stop_on_interrupt():
+        return train(argv)
 
 
 def train(argv: Sequence[str] | None) -> int:
@@ -238,25 +232,27 @@ def train(argv: Sequence[str] | None) -> int:
             raise UsageError("--workers splits a group: give --seeds or --sweep with it")
         trial = trial_from_args(args)
         trial.command = " ".join(["python -m rlzero.train", *(argv if argv is not None else sys.argv[1:])])
-        # Building checks every flag; with --workers each part builds its own agent, so the first
-        # part's stands for them here.
-        built = build(split_group(trial, args.workers)[0] if args.workers > 1 else trial)
+        check(trial)
     except (UsageError, ValueError, TypeError, FileNotFoundError) as exc:
         fail(parser, str(exc))
     seed_part = args.seed if not isinstance(trial.seed, list) else f"seeds{min(trial.seed)}-{max(trial.seed)}"
-    trial.run_dir = str(claim_run_dir(parser, args.logdir, args.env, args.agent, seed_part))
-    report(f"run directory: {trial.run_dir}")
+    trial.run_dir = str(run_dir_path(parser, args.logdir, args.env, args.agent, seed_part))
+    if stop_requested():
+        report("interrupted before the run started: nothing saved")
+        return 130
+    claimed: list[Path] = []
+
+    def announce(run_dir: Path) -> None:
+        claimed.append(run_dir)
+        report(f"run directory: {run_dir}")
+
     try:
         with quiet_writer_threads():
-            if args.workers > 1:
-                del built  # each part builds its own agents: the parent keeps none alive meanwhile
-                record = run_parts(trial, args.workers, workers=args.workers, threads=threads)
-            else:
-                record = run(trial, built)
+            record = run(trial, args.workers, on_claim=announce, threads=threads)
+    except ValueError as exc:  # found building the agent: memory, weights that do not fit
+        fail(parser, str(exc))
     except OSError as exc:
-        return write_failed(parser.prog, exc, Path(trial.run_dir))
-    except TrialInterrupted as stop:
-        record = stop.record
+        return write_failed(parser.prog, exc, claimed[0] if claimed else None)
     print_record(record)
     return 130 if record["interrupted"] else 0
 

@@ -79,7 +79,7 @@ def test_quick_run_writes_json_table_and_plots(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_groups_train_our_seeds_as_one_trial_and_report_each_member(tmp_path: Path) -> None:
+def test_groups_train_every_agents_seeds_as_one_trial_and_report_each_member(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--quick", "--groups", "--seeds", "0-1", "--out", str(tmp_path)]
     command += ["--agents", "dqn", "sb3-a2c", "--envs", "ZeroOut-v0", "--workers", "1"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -88,10 +88,10 @@ def test_groups_train_our_seeds_as_one_trial_and_report_each_member(tmp_path: Pa
     seeds = {r["spec"]["agent"]: [] for r in report["trials"]}
     for trial in report["trials"]:
         seeds[trial["spec"]["agent"]].append(trial["spec"]["seed"])
-    assert seeds == {"dqn": [[0, 1]], "sb3-a2c": [0, 1]}  # one group of ours, a trial per SB3 seed
+    assert seeds == {"dqn": [[0, 1]], "sb3-a2c": [[0, 1]]}  # one group trial each (SB3's: seed by seed)
     summary = report["envs"]["ZeroOut-v0"]["summary"]
     assert summary["dqn"]["seeds"] == summary["sb3-a2c"]["seeds"] == 2
-    assert "ZeroOut-v0 dqn seed 1: final" in proc.stdout
+    assert "ZeroOut-v0 dqn seed 1: final" in proc.stdout and "ZeroOut-v0 sb3-a2c seed 1: final" in proc.stdout
 
 
 def record(final: float, steps_to_solved: int | None, stayed: bool, rate: float) -> dict[str, Any]:

@@ -175,26 +175,28 @@ def test_runner_flags_ask_ray_for_a_gpu_share_only_for_cuda_trials() -> None:
 NAPPING_SWEEP = """
 import sys, time
 from pathlib import Path
-from rlzero.executor import run_trials
+from rlzero.executor import run_trials, stop_requested
 
-def nap(spec):
+def nap(spec):  # a 60 s trial that, as an rlzero run does, stops when asked
     Path(spec["dir"], f"started-{spec['i']}").touch()
-    time.sleep(60)
-    return {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not stop_requested():
+        time.sleep(0.05)
+    return {"stopped": stop_requested()}
 
 if __name__ == "__main__":
     specs = [{"i": i, "dir": sys.argv[1]} for i in range(6)]
-    try:
-        run_trials(nap, specs, backend="local", workers=2)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    records = run_trials(nap, specs, backend="local", workers=2)
+    started = [r["result"]["stopped"] for r in records if r["ok"]]
+    assert started == [True, True] and all(r["interrupted"] for r in records), records
+    sys.exit(130)
 """
 
 
 @pytest.mark.slow
 def test_ctrl_c_on_the_pool_stops_the_running_trials_and_starts_no_other(tmp_path: Path) -> None:
-    """The pool queues a call ahead of its free workers; once Ctrl-C has come, a worker that takes it
-    must not start that trial (it would run deaf to the stop, and the sweep would wait for it)."""
+    """Ctrl-C reaches the sweep's process, which tells its workers: the running trials stop when they
+    next look, and no queued one starts (the pool queues calls ahead of its free workers)."""
     script = tmp_path / "sweep.py"
     script.write_text(textwrap.dedent(NAPPING_SWEEP))
     proc = subprocess.Popen(

@@ -19,7 +19,7 @@ from rlzero.agents import DQN, PPO, Reinforce, load_agent
 from rlzero.agents.base import Agent
 from rlzero.agents.networks import member_state_dict
 from rlzero.episodes import evaluate
-from rlzero.experiment import Trial, run, split_group
+from rlzero.experiment import Trial, check, run, split
 
 # DQN's gradient-norm threshold lies below its gradients' norms, so each member's clip scales every step.
 SMALL: dict[str, dict[str, Any]] = {
@@ -210,15 +210,17 @@ def test_cli_seeds_and_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "learning_rate=0.03: solved" in out and "95% bootstrap CI" in out
 
 
-def test_split_group_gives_parts_of_consecutive_members_and_refuses_twins() -> None:
+def test_a_run_splits_a_group_into_parts_of_consecutive_members_and_refuses_twins() -> None:
     trial = Trial("dqn", seed=list(range(5)), members=[{"gamma": 0.9 + i / 100} for i in range(5)])
-    parts = split_group(trial, 3)
+    parts = split(trial, 3)
     assert [p.seeds for p in parts] == [[0, 1], [2], [3, 4]]
     assert [m for p in parts for m in p.member_overrides()] == trial.member_overrides()
-    assert all(p.group_part for p in parts)
-    assert [p.seeds for p in split_group(trial, 9)] == [[s] for s in range(5)]
-    with pytest.raises(ValueError, match="needs distinct members"):
-        split_group(Trial("dqn", seed=[1, 1]), 2)
+    assert [p.seeds for p in split(trial, 9)] == [[s] for s in range(5)]
+    assert split(trial, 1) == [trial]
+    # An agent that trains one seed per agent (SB3's) trains one part per seed, whatever the workers.
+    assert [p.seeds for p in split(Trial("sb3-ppo", seed=[3, 4]), 1)] == [[3], [4]]
+    with pytest.raises(ValueError, match="members must differ"):
+        check(Trial("dqn", seed=[1, 1]))
 
 
 @pytest.mark.slow
@@ -261,7 +263,6 @@ def test_cli_workers_split_the_group_and_change_no_member(tmp_path: Path) -> Non
         (["--agent", "dqn", "--workers", "2"], "--workers splits a group: give --seeds or --sweep"),
         (["--agent", "dqn", "--sweep", "num_envs=8,16"], "--sweep num_envs: only float hyperparameters"),
         (["--agent", "dqn", "--sweep", "nope=1,2"], "--sweep: unknown hyperparameter 'nope'"),
-        (["--agent", "sb3-ppo", "--seeds", "0-3"], "sb3-ppo cannot: use --seed"),
         (["--agent", "dqn", "--seeds", "3-1"], "expected seeds >= 0 in increasing order"),
         (["--agent", "dqn", "--seed", "1", "--seeds", "0-3"], "not allowed with argument"),
     ],
@@ -275,3 +276,26 @@ def test_cli_group_misuse_exits_2_with_one_line(
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_an_sb3_group_trains_one_seed_after_another_each_as_it_would_alone(tmp_path: Path) -> None:
+    """The SB3 adapter answers a group as a group of one agent per seed: the caller does not ask."""
+    common: dict[str, Any] = {
+        "agent": "sb3-ppo",
+        "total_timesteps": 128,
+        "eval_freq": 64,
+        "eval_episodes": 5,
+        "hparams": {"n_steps": 64, "batch_size": 32, "n_epochs": 1},
+        "device": "cpu",
+    }
+    group = run(Trial(seed=[0, 1], run_dir=str(tmp_path / "group"), **common))
+    alone = run(Trial(seed=1, **common))
+    assert group["timing"]["parts"] == 2 and [r["seed"] for r in group["table"]] == [0, 1]
+
+    def scores(record: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [(e["env_steps"], e["mean_return"], e["mean_length"]) for e in record["evaluations"]]
+
+    assert scores(group["members"][1]) == scores(alone)
+    saved = load_agent(tmp_path / "group" / "seed1" / "model.zip", device="cpu")
+    assert saved.num_timesteps == group["members"][1]["env_steps"] >= 128
+    assert (tmp_path / "group" / "group.json").is_file()
