@@ -13,14 +13,17 @@ member's run never depends on who else is in its group. Members may differ in th
 hyperparameters (``members=[{"learning_rate": 1e-3}, ...]``; :meth:`Agent.hparam` gives them as a
 ``(members,)`` tensor); every other field fixes shapes or control flow and is shared.
 
-An algorithm subclass supplies only its own parts:
+An algorithm subclasses one of the two loop shapes SB3 has, and supplies only its own parts:
 
 * ``config_class``: its hyperparameters as a documented dataclass;
 * ``_setup``: build networks, optimizers and buffers from ``self.config``;
 * ``networks``: the modules a checkpoint holds, by name;
 * ``_act``: actions for a batch of observations;
-* ``_collect``: step the env (through :meth:`Agent.step_env`) and return what ``_update`` learns from;
-* ``_update``: learn from it; return the scalars to report.
+* :class:`OnPolicyAgent` (REINFORCE, PPO): ``_collect_rollout`` plays with the current policy (through
+  :meth:`Agent.step_env`) and returns the rollout, ``_train`` learns from it;
+* :class:`OffPolicyAgent` (DQN): ``_collect_step`` steps every env once and stores the transitions in its
+  replay buffer, ``_train`` takes the iteration's gradient steps on replayed batches once
+  ``learning_starts`` env steps are in.
 
 So a new algorithm is one file with one class, plus one line in :mod:`rlzero.agents.registry`.
 
@@ -50,6 +53,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
+from rlzero.agents.buffers import ReplayBuffer
 from rlzero.agents.callbacks import Callback
 from rlzero.agents.checkpoint import (
     CheckpointError,
@@ -67,7 +71,7 @@ from rlzero.envs.streams import Streams
 
 AgentT = TypeVar("AgentT", bound="Agent")
 Scalars = dict[str, "torch.Tensor | float"]
-"""What ``_update`` reports: losses and such by TensorBoard tag, as ``(members,)`` tensors (read back
+"""What ``_train`` reports: losses and such by TensorBoard tag, as ``(members,)`` tensors (read back
 only when a report is due, so no host/device sync per update) or floats shared by every member."""
 
 AGENT_STREAM = 1 << 31
@@ -302,12 +306,9 @@ class Agent(ABC):
         """Actions ``(members, batch)`` for observations ``(members, batch, ...)`` on ``self.device``."""
 
     @abstractmethod
-    def _collect(self) -> Any:
-        """Step the env through :meth:`step_env` and return what :meth:`_update` learns from."""
-
-    @abstractmethod
-    def _update(self, experience: Any) -> Scalars:
-        """One round of learning from what :meth:`_collect` returned; the scalars to report."""
+    def _iterate(self) -> Scalars:
+        """One pass of :meth:`learn`'s loop: collect, then learn (the loop shapes below); the scalars to
+        report."""
 
     # ------------------------------------------------------------------ the loop
 
@@ -337,7 +338,7 @@ class Agent(ABC):
         reporter.callback.on_training_start(self, total_timesteps)
         try:
             while self.active.any():
-                scalars = self._update(self._collect())
+                scalars = self._iterate()
                 if not reporter.step(scalars):
                     break
         finally:
@@ -561,6 +562,44 @@ class Agent(ABC):
         agent.num_timesteps = int(meta["num_timesteps"])
         agent.after_load(meta)
         return agent
+
+
+class OnPolicyAgent(Agent):
+    """An agent that learns from what its current policy has just played, then lets it go (SB3's
+    ``OnPolicyAlgorithm``)."""
+
+    @abstractmethod
+    def _collect_rollout(self) -> Any:
+        """Play with the current policy, through :meth:`step_env`; return what :meth:`_train` learns from."""
+
+    @abstractmethod
+    def _train(self, rollout: Any) -> Scalars:
+        """Learn from the rollout; return the scalars to report."""
+
+    def _iterate(self) -> Scalars:
+        return self._train(self._collect_rollout())
+
+
+class OffPolicyAgent(Agent):
+    """An agent that keeps its transitions in a replay buffer and learns from replayed batches once
+    ``config.learning_starts`` env steps are in (SB3's ``OffPolicyAlgorithm``)."""
+
+    buffer: ReplayBuffer
+
+    @abstractmethod
+    def _collect_step(self) -> None:
+        """Step every env once with the exploring policy, through :meth:`step_env`, and store what the
+        buffer learns from."""
+
+    @abstractmethod
+    def _train(self) -> Scalars:
+        """Take one iteration's gradient steps on replayed batches; return the scalars to report."""
+
+    def _iterate(self) -> Scalars:
+        self._collect_step()
+        if self.num_timesteps < self.config.learning_starts or not self.buffer.size:  # n-step: none in yet
+            return {}
+        return self._train()
 
 
 class Reporter:

@@ -63,6 +63,12 @@ def n_step_transitions(steps: Sequence[Step], gamma: float | torch.Tensor) -> Tr
     return Transitions(first.obs, first.actions, returns, next_obs, terminated, discounts)
 
 
+def member_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows ``index`` ``(members, n)`` of each member's batch ``x`` ``(members, batch, ...)``: ``(members, n,
+    ...)``, each member's from its own batch."""
+    return x.gather(1, index.view(*index.shape, *[1] * (x.dim() - 2)).expand(-1, -1, *x.shape[2:]))
+
+
 class ReplayBuffer:
     """Circular buffer of ``capacity`` transitions per member, written a batch of rows at a time.
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
+from rlzero.agents.base import OffPolicyAgent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.buffers import ReplayBuffer, Step, n_step_transitions
 from rlzero.agents.memory import check_fits
 from rlzero.agents.networks import build_network, check_network
@@ -111,7 +111,7 @@ class DQNConfig:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be >= num_envs ({self.num_envs})")
 
 
-class DQN(Agent):
+class DQN(OffPolicyAgent):
     """DQN agent: ``DQN("ZeroOut-v0", seed=0).learn(300_000)``; hyperparameters are :class:`DQNConfig`.
 
     The defaults suit ZeroOut: many boards per step and one large batch per step keep the whole loop
@@ -146,11 +146,12 @@ class DQN(Agent):
         self.recent: deque[Step] = deque(maxlen=cfg.n_steps)  # the steps not yet stored
         self.gamma = self.hparam("gamma").unsqueeze(1)  # (members, 1): against (members, num_envs)
         self.tau, self.max_grad_norm = self.hparam("tau"), self.hparam("max_grad_norm")
-        self.exploration = [
-            self.hparam(name)
-            for name in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction")
-        ]
-        self.exploration_rate = self.exploration[0]
+        self.initial_eps, self.final_eps = (
+            self.hparam("exploration_initial_eps"),
+            self.hparam("exploration_final_eps"),
+        )
+        self.exploration_fraction = self.hparam("exploration_fraction")
+        self.exploration_rate = self.initial_eps
         self.n_updates = 0
 
     @property
@@ -176,7 +177,7 @@ class DQN(Agent):
         return self.q_net(obs)
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        greedy = self.q_net(obs).argmax(dim=2)
+        greedy = self.q_net(obs).argmax(dim=-1)
         if deterministic:
             return greedy
         n = obs.shape[1]
@@ -188,11 +189,12 @@ class DQN(Agent):
         self.recent.clear()
         return super().reset_env(keep_stats)
 
-    def _collect(self) -> None:
+    def _collect_step(self) -> None:
         """Act epsilon-greedily in every env at once; store the transition that starts ``n_steps`` ago."""
         cfg = self.config
-        initial, final, fraction = self.exploration
-        self.exploration_rate = linear_schedule(initial, final, self.progress, fraction)
+        self.exploration_rate = linear_schedule(
+            self.initial_eps, self.final_eps, self.progress, self.exploration_fraction
+        )
         obs = self.last_obs
         with torch.no_grad():
             actions = self._act(obs, deterministic=False)
@@ -201,11 +203,9 @@ class DQN(Agent):
         if len(self.recent) == cfg.n_steps:
             self.buffer.add(n_step_transitions(self.recent, self.gamma))
 
-    def _update(self, experience: None) -> Scalars:
-        """Learn from replayed transitions, once collection has filled ``learning_starts`` of them."""
+    def _train(self) -> Scalars:
+        """``gradient_steps`` gradient steps on replayed transitions, moving the target network as due."""
         cfg = self.config
-        if self.num_timesteps < cfg.learning_starts or not self.buffer.size:  # empty: n-step, or loaded
-            return {}
         if cfg.anneal_lr:
             self.optimizer.lr = linear_schedule(self.learning_rate, 0.0, self.progress)
         for _ in range(cfg.gradient_steps):
@@ -229,15 +229,15 @@ class DQN(Agent):
         with torch.no_grad():
             next_q_target = self.target_net(batch.next_obs)
             if cfg.double_q:
-                next_actions = self.q_net(batch.next_obs).argmax(dim=2, keepdim=True)
-                next_q = next_q_target.gather(2, next_actions).squeeze(2)
+                next_actions = self.q_net(batch.next_obs).argmax(dim=-1, keepdim=True)
+                next_q = next_q_target.gather(-1, next_actions).squeeze(-1)
             else:
-                next_q = next_q_target.max(dim=2).values
+                next_q = next_q_target.max(dim=-1).values
             target = batch.rewards + batch.discounts * (1.0 - batch.terminated) * next_q
-        q = self.q_net(batch.obs).gather(2, batch.actions.unsqueeze(2)).squeeze(2)
-        loss = F.smooth_l1_loss(q, target, reduction="none").mean(dim=1)  # per member
+        q = self.q_net(batch.obs).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
+        loss = F.smooth_l1_loss(q, target, reduction="none").mean(dim=-1)
         self.optimizer.zero_grad()
-        loss.sum().backward()  # each member's weights get their own loss's gradient only
+        loss.sum().backward()  # summed over members: each member's weights get their own gradient
         clip_grad_norm(self.q_net.parameters(), self.max_grad_norm)
         self.optimizer.step()
-        return {"losses/td_loss": loss.detach(), "losses/q_values": q.detach().mean(dim=1)}
+        return {"losses/td_loss": loss.detach(), "losses/q_values": q.detach().mean(dim=-1)}

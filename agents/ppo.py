@@ -32,7 +32,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
+from rlzero.agents.base import OnPolicyAgent, Scalars, check_positive, check_unit_interval
+from rlzero.agents.buffers import member_rows
 from rlzero.agents.distributions import entropy, log_softmax, sample_categorical
 from rlzero.agents.memory import check_fits
 from rlzero.agents.networks import build_network, check_network
@@ -145,20 +146,20 @@ def policy_shift(
     log it) and the fraction of samples whose ratio is outside ``1 +- clip_range``."""
     log_ratio = log_probs - played_log_probs
     ratio = log_ratio.exp()
-    approx_kl = (ratio - 1 - log_ratio).mean(dim=1)
-    clipfrac = ((ratio - 1).abs() > clip_range).float().mean(dim=1)
+    approx_kl = (ratio - 1 - log_ratio).mean(dim=-1)
+    clipfrac = ((ratio - 1).abs() > clip_range).float().mean(dim=-1)
     return approx_kl, clipfrac
 
 
 def normalized(advantages: torch.Tensor) -> torch.Tensor:
-    """Advantages scaled to zero mean and unit standard deviation per member (row)."""
-    if advantages.shape[1] < 2:
+    """Advantages scaled to zero mean and unit standard deviation over the batch (the last dimension)."""
+    if advantages.shape[-1] < 2:
         return advantages
-    mean, std = advantages.mean(dim=1, keepdim=True), advantages.std(dim=1, keepdim=True)
+    mean, std = advantages.mean(dim=-1, keepdim=True), advantages.std(dim=-1, keepdim=True)
     return (advantages - mean) / (std + 1e-8)
 
 
-class PPO(Agent):
+class PPO(OnPolicyAgent):
     """PPO agent: ``PPO("CartPole-v1", seed=0).learn(100_000)``; hyperparameters are :class:`PPOConfig`."""
 
     name = "ppo"
@@ -209,7 +210,7 @@ class PPO(Agent):
         if self.config.shared_network:
             out = self.actor_critic(obs)
             return out[..., :-1], out[..., -1]
-        return self.policy(obs), self.value(obs).sum(dim=2)
+        return self.policy(obs), self.value(obs).sum(dim=-1)
 
     @torch.no_grad()
     def policy_probabilities(self, obs: torch.Tensor) -> torch.Tensor:
@@ -224,22 +225,22 @@ class PPO(Agent):
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         logits = self.actor_critic(obs)[..., :-1] if self.config.shared_network else self.policy(obs)
         if deterministic:
-            return logits.argmax(dim=2)
+            return logits.argmax(dim=-1)
         return sample_categorical(logits, self.streams.uniform(obs.shape[1]))
 
     @torch.no_grad()
-    def _collect(self) -> Rollout:
+    def _collect_rollout(self) -> Rollout:
         """Play ``rollout_steps`` steps in every env, going on from where the last rollout stopped."""
         obs = self.last_obs
-        steps: list[tuple[torch.Tensor, ...]] = []
+        steps: list[Rollout] = []
         for _ in range(self.config.rollout_steps):
             actions = self._act(obs, deterministic=False)
             next_obs, rewards, terminated, truncated, info = self.step_env(actions)
-            steps.append((obs, actions, rewards, terminated, truncated, info["final_obs"]))
+            steps.append(Rollout(obs, actions, rewards, terminated, truncated, final_obs=info["final_obs"]))
             obs = next_obs
-        return Rollout(*(torch.stack(x, dim=1) for x in zip(*steps, strict=True)))
+        return Rollout(*(torch.stack(field, dim=1) for field in zip(*steps, strict=True)))
 
-    def _update(self, rollout: Rollout) -> Scalars:
+    def _train(self, rollout: Rollout) -> Scalars:
         """``update_epochs`` passes of minibatch steps on the clipped surrogate, the value loss and the
         entropy bonus."""
         cfg = self.config
@@ -251,7 +252,7 @@ class PPO(Agent):
         obs, actions = rollout.obs.flatten(1, 2), rollout.actions.flatten(1)
         with torch.no_grad():  # what the networks that played say of the rollout
             logits, values = self.logits_and_values(obs)
-            played_log_probs = log_softmax(logits).gather(2, actions.unsqueeze(2)).squeeze(2)
+            played_log_probs = log_softmax(logits).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
             next_values = self.logits_and_values(rollout.final_obs.flatten(1, 2))[1].view_as(rollout.rewards)
         # (T, members, num_envs): GAE runs back along time
         rewards, terminated, truncated, old_values, next_values = (
@@ -279,18 +280,16 @@ class PPO(Agent):
         minibatch_steps: torch.Tensor | int = 0
         for _ in range(cfg.update_epochs):
             # Each member's own shuffle of its rollout, from its own stream.
-            order = self.streams.uniform(batch).argsort(dim=1)
+            order = self.streams.uniform(batch).argsort(dim=-1)
             for start in range(0, minibatch * cfg.num_minibatches, minibatch):
                 index = order[:, start : start + minibatch]
-                mb_obs = obs.gather(
-                    1, index.view(*index.shape, *[1] * (obs.dim() - 2)).expand(-1, -1, *obs.shape[2:])
-                )
-                mb_actions, mb_played, mb_advantages, mb_returns, mb_values = (
-                    x.gather(1, index) for x in (actions, played_log_probs, advantages, returns, values)
+                mb_obs, mb_actions, mb_played, mb_advantages, mb_returns, mb_values = (
+                    member_rows(x, index)
+                    for x in (obs, actions, played_log_probs, advantages, returns, values)
                 )
                 new_logits, new_values = self.logits_and_values(mb_obs)
                 log_probs = log_softmax(new_logits)
-                action_log_probs = log_probs.gather(2, mb_actions.unsqueeze(2)).squeeze(2)
+                action_log_probs = log_probs.gather(-1, mb_actions.unsqueeze(-1)).squeeze(-1)
                 if self.stops_early:
                     kl, _ = policy_shift(action_log_probs.detach(), mb_played, clip_range)
                     within = (self.target_kl == 0) | (kl <= 1.5 * self.target_kl)
@@ -300,14 +299,14 @@ class PPO(Agent):
                 if cfg.normalize_advantage:
                     mb_advantages = normalized(mb_advantages)
                 policy_loss = -clipped_surrogate(action_log_probs, mb_played, mb_advantages, clip_range).mean(
-                    dim=1
+                    dim=-1
                 )
                 value_error = (new_values - mb_returns).square()
                 if cfg.clip_vloss:
                     clipped_values = mb_values + (new_values - mb_values).clamp(-clip_range, clip_range)
                     value_error = torch.max(value_error, (clipped_values - mb_returns).square())
-                value_loss = 0.5 * value_error.mean(dim=1)
-                entropies = entropy(log_probs).mean(dim=1)
+                value_loss = 0.5 * value_error.mean(dim=-1)
+                entropies = entropy(log_probs).mean(dim=-1)
                 loss = policy_loss - self.ent_coef * entropies + self.vf_coef * value_loss
 
                 self.optimizer.zero_grad()

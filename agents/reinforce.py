@@ -39,7 +39,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
-from rlzero.agents.base import Agent, Scalars, check_positive, check_unit_interval
+from rlzero.agents.base import OnPolicyAgent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.distributions import entropy, log_softmax, sample_categorical
 from rlzero.agents.memory import check_fits
 from rlzero.agents.networks import build_network, check_network
@@ -107,7 +107,7 @@ class Episodes(NamedTuple):
     """bool: the step belongs to its env's episode"""
 
 
-class Reinforce(Agent):
+class Reinforce(OnPolicyAgent):
     """REINFORCE agent: ``Reinforce("CartPole-v1", seed=0).learn(300_000)``; see :class:`ReinforceConfig`."""
 
     name = "reinforce"
@@ -133,11 +133,10 @@ class Reinforce(Agent):
         self.value = build_network(*shape, seeds=self.init_seeds(1), activation=cfg.activation)
         self.policy.to(self.device)
         self.value.to(self.device)
-        self.learning_rates = [self.hparam("learning_rate"), self.hparam("baseline_learning_rate")]
-        self.optimizers = [
-            GroupAdam(net.parameters(), lr=lr.clone())
-            for net, lr in zip((self.policy, self.value), self.learning_rates, strict=True)
-        ]
+        self.learning_rate = self.hparam("learning_rate")
+        self.baseline_learning_rate = self.hparam("baseline_learning_rate")
+        self.policy_optimizer = GroupAdam(self.policy.parameters(), lr=self.learning_rate.clone())
+        self.value_optimizer = GroupAdam(self.value.parameters(), lr=self.baseline_learning_rate.clone())
         self.gamma = self.hparam("gamma").unsqueeze(1)  # (members, 1): against (members, num_envs)
         self.ent_coef, self.max_grad_norm = self.hparam("ent_coef"), self.hparam("max_grad_norm")
         self.clips = any(c.max_grad_norm > 0 for c in self.member_configs)
@@ -150,7 +149,7 @@ class Reinforce(Agent):
         return {"policy": self.policy, "value": self.value}
 
     def _baseline(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.value(obs).sum(dim=2)
+        return self.value(obs).sum(dim=-1)
 
     @torch.no_grad()
     def policy_probabilities(self, obs: torch.Tensor) -> torch.Tensor:
@@ -165,7 +164,7 @@ class Reinforce(Agent):
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
         logits = self.policy(obs)
         if deterministic:
-            return logits.argmax(dim=2)
+            return logits.argmax(dim=-1)
         return sample_categorical(logits, self.streams.uniform(obs.shape[1]))
 
     def reset_env(self, keep_stats: bool = False) -> torch.Tensor:
@@ -173,7 +172,7 @@ class Reinforce(Agent):
         return super().reset_env(keep_stats)
 
     @torch.no_grad()
-    def _collect(self) -> Episodes:
+    def _collect_rollout(self) -> Episodes:
         """Play one episode in every env of the members still training; count each member's steps."""
         obs = self.last_obs if self.fresh_episodes else self.reset_env(keep_stats=True)
         self.fresh_episodes = False
@@ -195,7 +194,7 @@ class Reinforce(Agent):
         check_every = 1 if self.device.type == "cpu" else 8
         for t in range(self.limit):
             # A member draws only while one of its envs plays, so its draws are those it makes alone.
-            uniforms = self.streams.uniform(num_envs, live.any(dim=1))
+            uniforms = self.streams.uniform(num_envs, live.any(dim=-1))
             actions = sample_categorical(self.policy(obs), uniforms)
             next_obs, rewards, terminated, truncated, _ = self.step_env(actions, live)
             keep = live.unsqueeze(-1)
@@ -212,9 +211,9 @@ class Reinforce(Agent):
                 break
         self.count_steps(batch.live.sum(dim=(1, 2)).tolist())
         played = -(-(t + 1) // self.chunk) * self.chunk
-        return Episodes(*(x[:, :played] for x in batch))
+        return Episodes(*(field[:, :played] for field in batch))
 
-    def _update(self, batch: Episodes) -> Scalars:
+    def _train(self, batch: Episodes) -> Scalars:
         """One gradient step of the policy on ``-log pi(a|s) * (G - b(s))`` and one of the baseline on
         ``(b(s) - G)**2``, each averaged over the batch's steps.
 
@@ -225,8 +224,9 @@ class Reinforce(Agent):
         """
         cfg = self.config
         if cfg.anneal_lr:
-            for optimizer, lr in zip(self.optimizers, self.learning_rates, strict=True):
-                optimizer.lr = linear_schedule(lr, 0.0, self.member_progress())
+            progress = self.member_progress()
+            self.policy_optimizer.lr = linear_schedule(self.learning_rate, 0.0, progress)
+            self.value_optimizer.lr = linear_schedule(self.baseline_learning_rate, 0.0, progress)
         chunks = [slice(t, t + self.chunk) for t in range(0, batch.live.shape[1], self.chunk)]
         live = batch.live.float()
         steps = live.sum(dim=(1, 2)).clamp(min=1.0)  # counts: exact in any order
@@ -259,33 +259,33 @@ class Reinforce(Agent):
             std = (total((advantages - mean).square()) / steps + 1e-8).sqrt().view(-1, 1, 1)
             advantages = (advantages - mean) / std
 
-        for optimizer in self.optimizers:
-            optimizer.zero_grad()
+        self.policy_optimizer.zero_grad()
+        self.value_optimizer.zero_grad()
         scalars: Scalars = {"losses/policy_loss": 0.0, "losses/entropy": 0.0, "losses/value_loss": 0.0}
         weight = live / steps.view(-1, 1, 1)  # a step's share of its member's batch mean
         for c in chunks:
             log_probs = log_softmax(self.policy(batch.obs[:, c].flatten(1, 2)))
-            action_log_probs = log_probs.gather(2, batch.actions[:, c].flatten(1).unsqueeze(2)).squeeze(2)
+            action_log_probs = log_probs.gather(-1, batch.actions[:, c].flatten(1).unsqueeze(-1)).squeeze(-1)
             w = weight[:, c].flatten(1)
             terms = {
-                "losses/policy_loss": -(action_log_probs * advantages[:, c].flatten(1) * w).sum(dim=1),
-                "losses/entropy": (entropy(log_probs) * w).sum(dim=1),
+                "losses/policy_loss": -(action_log_probs * advantages[:, c].flatten(1) * w).sum(dim=-1),
+                "losses/entropy": (entropy(log_probs) * w).sum(dim=-1),
             }
             loss = terms["losses/policy_loss"] - self.ent_coef * terms["losses/entropy"]
             if cfg.baseline:
                 error = self._baseline(batch.obs[:, c].flatten(1, 2)) - returns[:, c].flatten(1)
-                terms["losses/value_loss"] = (error.square() * w).sum(dim=1)
+                terms["losses/value_loss"] = (error.square() * w).sum(dim=-1)
                 loss = loss + terms["losses/value_loss"]
             loss.sum().backward()  # summed over members: each member's weights get their own gradient
             for tag, term in terms.items():
                 scalars[tag] = scalars[tag] + term.detach()
 
         # The members that played this batch (one that took its budget before it sits the rest out).
-        played = batch.live.flatten(1).any(dim=1)
+        played = batch.live.flatten(1).any(dim=-1)
         everyone = bool(played.all())
-        for optimizer, net in zip(self.optimizers, (self.policy, self.value), strict=True):
+        for optimizer in (self.policy_optimizer, self.value_optimizer):
             if self.clips:
-                clip_grad_norm(net.parameters(), self.max_grad_norm)
+                clip_grad_norm(optimizer.params, self.max_grad_norm)
             optimizer.step(None if everyone else played)
         self.gradient_samples = self.gradient_samples + steps * played
         if not cfg.baseline:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rlzero.agents.base import Agent, Scalars, check_positive
+from rlzero.agents.base import OnPolicyAgent, Scalars, check_positive
 from rlzero.agents.networks import build_network
 from rlzero.agents.optim import GroupAdam
 
@@ -38,7 +38,7 @@ class BanditConfig:
         check_positive(self, "num_envs", "learning_rate")
 
 
-class Bandit(Agent):
+class Bandit(OnPolicyAgent):
     name = "bandit"
     config_class = BanditConfig
 
@@ -56,24 +56,24 @@ class Bandit(Agent):
         return {"q_net": self.q_net}
 
     def _act(self, obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        greedy = self.q_net(obs).argmax(dim=2)
+        greedy = self.q_net(obs).argmax(dim=-1)
         if deterministic:
             return greedy
         n = obs.shape[1]
         explore = self.streams.uniform(n) < self.epsilon
         return torch.where(explore, self.streams.integers(self.n_actions, n), greedy)
 
-    def _collect(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _collect_rollout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         obs = self.last_obs
         with torch.no_grad():
             actions = self._act(obs, deterministic=False)
         _, rewards, _, _, _ = self.step_env(actions)
         return obs, actions, rewards
 
-    def _update(self, experience: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> Scalars:
-        obs, actions, rewards = experience
-        q = self.q_net(obs).gather(2, actions.unsqueeze(2)).squeeze(2)
-        loss = (q - rewards).square().mean(dim=1)  # per member
+    def _train(self, rollout: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> Scalars:
+        obs, actions, rewards = rollout
+        q = self.q_net(obs).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        loss = (q - rewards).square().mean(dim=-1)
         self.optimizer.zero_grad()
         loss.sum().backward()
         self.optimizer.step()

@@ -105,7 +105,8 @@ def test_dqn_learn_with_reset_num_timesteps_restarts_the_schedules_not_the_knowl
     agent.learn(800)
     stored = agent.buffer.size
     explored: list[float] = []
-    agent._collect = lambda real=agent._collect: (real(), explored.append(float(agent.exploration_rate)))[0]
+    real_step = agent._collect_step
+    agent._collect_step = lambda: (real_step(), explored.append(float(agent.exploration_rate)))[0]  # type: ignore[method-assign]
     agent.learn(160)  # SB3's default: count and schedules from 0, on freshly reset (unseeded) boards
     assert agent.num_timesteps == 160
     assert explored[0] == pytest.approx(agent.config.exploration_initial_eps)
@@ -119,14 +120,14 @@ def test_second_ppo_learn_continues_where_the_first_stopped() -> None:
     agent.learn(2_048)
     steps = agent.num_timesteps
     rates: list[float] = []
-    real_update = agent._update
+    real_train = agent._train
 
-    def update(rollout: Any) -> Any:
-        scalars = real_update(rollout)
+    def train(rollout: Any) -> Any:
+        scalars = real_train(rollout)
         rates.append(float(agent.optimizer.lr[0]))
         return scalars
 
-    agent._update = update  # type: ignore[method-assign]
+    agent._train = train  # type: ignore[method-assign]
     agent.learn(2_048, reset_num_timesteps=False)
     assert agent.num_timesteps == steps + 2_048
     assert seeds == [row_seeds(0, 32)]  # reset once, seeded: each rollout goes on from where the last stopped

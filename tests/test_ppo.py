@@ -33,11 +33,11 @@ def test_clipped_surrogate_stops_pulling_past_the_clip() -> None:
 
 def test_rollouts_have_a_fixed_length_and_go_on_from_each_other() -> None:
     agent = PPO("ZeroOut-v0", device="cpu", seed=3, num_envs=32, rollout_steps=7)
-    first = agent._collect()
+    first = agent._collect_rollout()
     assert first.obs.shape == (1, 7, 32, 10) and first.rewards.shape == (1, 7, 32)  # one member
     assert agent.num_timesteps == 7 * 32
     where_it_stopped = agent.last_obs.clone()
-    second = agent._collect()
+    second = agent._collect_rollout()
     assert torch.equal(second.obs[:, 0], where_it_stopped)
     # Within a rollout each step starts where the last one led, or on a fresh board after an end.
     ended = first.terminated[0] | first.truncated[0]
@@ -47,7 +47,7 @@ def test_rollouts_have_a_fixed_length_and_go_on_from_each_other() -> None:
 
 def test_epochs_of_minibatches_and_what_they_report() -> None:
     agent = PPO("CartPole-v1", device="cpu", seed=0, update_epochs=3, num_minibatches=4, **SMALL)
-    scalars = agent._update(agent._collect())
+    scalars = agent._train(agent._collect_rollout())
     assert agent.optimizer.steps.tolist() == [12.0]  # 3 epochs x 4 minibatches
     assert agent.gradient_samples == 3 * 4 * 32  # every epoch's samples count in the replay ratio
     assert agent.replay_ratios == [3.0]
@@ -63,7 +63,7 @@ def test_anneal_clip_narrows_the_clip_to_zero_at_the_end_of_the_budget() -> None
     for anneal in (False, True):
         agent = PPO("CartPole-v1", device="cpu", seed=0, anneal_clip=anneal, **config)
         agent.learn(256)  # the budget is spent: progress 1
-        clipfracs[anneal] = float(agent._update(agent._collect())["losses/clipfrac"])
+        clipfracs[anneal] = float(agent._train(agent._collect_rollout())["losses/clipfrac"])
     # At a clip of 0 every sample whose probability moved at all is past it; at 0.2 few are.
     assert clipfracs[True] > 0.99 > 0.5 > clipfracs[False]
 
@@ -72,13 +72,13 @@ def test_target_kl_stops_each_members_epochs_on_its_own() -> None:
     config = {**SMALL, "update_epochs": 8, "num_minibatches": 1}
     # Member 0 never stops; member 1 stops before its second step, as any step moves its policy.
     group = PPO("CartPole-v1", device="cpu", seed=[0, 1], members=[{}, {"target_kl": 1e-12}], **config)
-    group._update(group._collect())
+    group._train(group._collect_rollout())
     assert group.optimizer.steps.tolist() == [8.0, 1.0]
     assert group.replay_ratios == [8.0, 1.0]  # each member's own, as its record reports it
     # A member that stops early is the same agent as alone, and so is the one beside it.
     for member, hparams in enumerate([{}, {"target_kl": 1e-12}]):
         alone = PPO("CartPole-v1", device="cpu", seed=member, **config, **hparams)
-        alone._update(alone._collect())
+        alone._train(alone._collect_rollout())
         assert alone.replay_ratios == [group.replay_ratios[member]]
         for name, net in alone.networks.items():
             together = member_state_dict(group.networks[name], member)

@@ -32,7 +32,7 @@ def test_log_softmax_and_sampling_match_the_categorical_distribution() -> None:
 @pytest.mark.parametrize("env_id", ["ZeroOut-v0", "CartPole-v1", "Acrobot-v1"])
 def test_a_batch_is_one_whole_episode_per_env_played_from_its_reset(env_id: str) -> None:
     agent = Reinforce(env_id, device="cpu", seed=3, num_envs=8)
-    batch = agent._collect()
+    batch = agent._collect_rollout()
     live = batch.live[0]  # (T, envs): one member
     lengths = live.sum(dim=0)
     # Each env's steps are one unbroken run from t = 0 that ends in its only terminal or truncated step.
@@ -47,7 +47,7 @@ def test_a_batch_is_one_whole_episode_per_env_played_from_its_reset(env_id: str)
     assert not bool(batch.rewards[0][~live].any()) and not bool(batch.obs[0][~live].any())
     assert agent.num_timesteps == int(lengths.sum())
     # The next batch starts on freshly reset envs.
-    second = agent._collect()
+    second = agent._collect_rollout()
     assert agent.num_timesteps == int(lengths.sum()) + int(second.live.sum())
     assert not torch.equal(second.obs[0, 0], batch.obs[0, 0])
 
@@ -55,7 +55,9 @@ def test_a_batch_is_one_whole_episode_per_env_played_from_its_reset(env_id: str)
 def capture_gradients(agent: Reinforce) -> list[dict[str, torch.Tensor]]:
     """Make each optimizer record the gradients it steps on: one dict per step, by parameter name."""
     steps: list[dict[str, torch.Tensor]] = []
-    for optimizer, net in zip(agent.optimizers, (agent.policy, agent.value), strict=True):
+    for optimizer, net in zip(
+        (agent.policy_optimizer, agent.value_optimizer), (agent.policy, agent.value), strict=True
+    ):
         real_step = optimizer.step
 
         def step(active: torch.Tensor | None = None, real_step=real_step, net=net) -> None:
@@ -70,7 +72,7 @@ def test_one_gradient_step_on_the_textbook_loss() -> None:
     """The update is one gradient step on ``-mean(log pi(a|s) * (G - b(s)))`` for the policy and one on
     ``mean((b(s) - G)**2)`` for the baseline, G the plain discounted reward-to-go of each episode."""
     agent = Reinforce("ZeroOut-v0", device="cpu", seed=0, num_envs=4, gamma=0.9)
-    batch = agent._collect()
+    batch = agent._collect_rollout()
     live = batch.live[0]
     assert not bool((batch.truncated[0] & ~batch.terminated[0]).any())  # no episode cut short here
     returns = torch.zeros_like(batch.rewards[0])  # by hand: per env, backwards over its one episode
@@ -87,7 +89,7 @@ def test_one_gradient_step_on_the_textbook_loss() -> None:
     (baseline - returns).square().mean().backward()
 
     gradients = capture_gradients(agent)
-    agent._update(batch)
+    agent._train(batch)
     assert len(gradients) == 2  # one step of each optimizer: policy, then baseline
     for got, reference in zip(gradients, (policy, value), strict=True):
         for name, param in reference.named_parameters():
@@ -110,7 +112,7 @@ def test_a_time_limit_cut_is_finished_by_the_baseline_only(baseline: bool) -> No
     boards = torch.tensor([[1, 1, 1, 0, 0]] * 2)
     obs, _ = agent.env.reset(seed=0, options={"boards": boards})
     agent._last_obs, agent.fresh_episodes = agent.members_view(obs), True
-    batch = agent._collect()
+    batch = agent._collect_rollout()
     assert batch.live[0, :2].all() and bool(batch.truncated[0, 1].all()) and not bool(batch.terminated.any())
     rewards, states, last = batch.rewards[0, :2], batch.obs[0, :2], batch.next_obs[0, 1]
     with torch.no_grad():
@@ -125,7 +127,7 @@ def test_a_time_limit_cut_is_finished_by_the_baseline_only(baseline: bool) -> No
         chosen = log_probs.gather(1, batch.actions[0, :2].flatten().unsqueeze(1)).squeeze(1)
         advantages = returns.flatten() - value(states.flatten(0, 1))
         value_loss = (value(states.flatten(0, 1)) - returns.flatten()).square().mean().view(1)
-    scalars = agent._update(batch)
+    scalars = agent._train(batch)
     torch.testing.assert_close(scalars["losses/policy_loss"], -(chosen * advantages).mean().view(1))
     if baseline:
         torch.testing.assert_close(scalars["losses/value_loss"], value_loss)
@@ -192,7 +194,7 @@ class LearningRates(Callback):
         self.agent, self.rates = agent, []
 
     def on_step(self, env_steps: Sequence[int], metrics: object) -> bool:
-        self.rates.append(self.agent.optimizers[0].lr.tolist())
+        self.rates.append(self.agent.policy_optimizer.lr.tolist())
         return True
 
 
