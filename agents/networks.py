@@ -177,6 +177,27 @@ class MLPNetwork(nn.Module):
         return self.head(hidden)
 
 
+def policy_and_value(
+    arch: str,
+    observation_space: spaces.Box,
+    n_actions: int,
+    hidden_sizes: Sequence[int],
+    seeds: tuple[Sequence[int], Sequence[int]],
+    activation: str,
+    device: torch.device,
+) -> tuple[nn.Module, nn.Module]:
+    """A policy network (logits) and a value network of the same shape, on ``device``: V(s) is the sum of
+    the value network's outputs, so any architecture that fits the policy fits it too (the slot
+    network's V sums per-slot values). ``seeds``: each network's members' initialisation seeds."""
+    policy, value = (
+        build_network(arch, observation_space, n_actions, hidden_sizes, seeds=s, activation=activation).to(
+            device
+        )
+        for s in seeds
+    )
+    return policy, value
+
+
 def check_network(arch: str, hidden_sizes: Sequence[int], activation: str) -> None:
     """ValueError for a network an agent's hyperparameters cannot ask for (checked with the rest of them)."""
     if arch not in NETWORK_ARCHS:

@@ -36,7 +36,7 @@ from rlzero.agents.base import OnPolicyAgent, Scalars, check_positive, check_uni
 from rlzero.agents.buffers import member_rows
 from rlzero.agents.distributions import entropy, log_softmax, sample_categorical
 from rlzero.agents.memory import check_fits
-from rlzero.agents.networks import build_network, check_network
+from rlzero.agents.networks import build_network, check_network, policy_and_value
 from rlzero.agents.optim import GroupAdam, clip_grad_norm
 from rlzero.agents.returns import gae_advantages
 from rlzero.agents.schedules import linear_schedule
@@ -179,13 +179,10 @@ class PPO(OnPolicyAgent):
             )
             self.actor_critic.to(self.device)
         else:
-            shape = (cfg.net_arch, space, n_actions, cfg.hidden_sizes)
-            self.policy = build_network(*shape, seeds=self.init_seeds(0), activation=cfg.activation)
-            # The value network has the policy's shape and V(s) is the sum of its outputs, so any
-            # architecture that fits the policy fits it too (the slot network's V sums per-slot values).
-            self.value = build_network(*shape, seeds=self.init_seeds(1), activation=cfg.activation)
-            self.policy.to(self.device)
-            self.value.to(self.device)
+            seeds = (self.init_seeds(0), self.init_seeds(1))
+            self.policy, self.value = policy_and_value(
+                cfg.net_arch, space, n_actions, cfg.hidden_sizes, seeds, cfg.activation, self.device
+            )
         self.learning_rate = self.hparam("learning_rate")
         params = [p for net in self.networks.values() for p in net.parameters()]
         self.optimizer = GroupAdam(params, lr=self.learning_rate.clone())

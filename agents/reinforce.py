@@ -42,7 +42,7 @@ from torch import nn
 from rlzero.agents.base import OnPolicyAgent, Scalars, check_positive, check_unit_interval
 from rlzero.agents.distributions import entropy, log_softmax, sample_categorical
 from rlzero.agents.memory import check_fits
-from rlzero.agents.networks import build_network, check_network
+from rlzero.agents.networks import check_network, policy_and_value
 from rlzero.agents.optim import GroupAdam, clip_grad_norm
 from rlzero.agents.returns import reward_to_go
 from rlzero.agents.schedules import linear_schedule
@@ -125,14 +125,16 @@ class Reinforce(OnPolicyAgent):
         steps = self.n_members * limit * cfg.num_envs  # a batch's rows, up to the step limit
         what = f"batches of {self.n_members} member(s) x {cfg.num_envs} episodes of up to {limit} steps"
         check_fits(steps * (2 * self.observation_space.shape[0] * 8 + 32), what, self.device)
-        space, n_actions = self.observation_space, self.n_actions
-        shape = (cfg.net_arch, space, n_actions, cfg.hidden_sizes)
-        self.policy = build_network(*shape, seeds=self.init_seeds(0), activation=cfg.activation)
-        # The value network has the policy's shape and b(s) is the sum of its outputs, so any
-        # architecture that fits the policy fits it too (the slot network's b sums per-slot values).
-        self.value = build_network(*shape, seeds=self.init_seeds(1), activation=cfg.activation)
-        self.policy.to(self.device)
-        self.value.to(self.device)
+        seeds = (self.init_seeds(0), self.init_seeds(1))
+        self.policy, self.value = policy_and_value(  # the baseline b(s): the value network's output sum
+            cfg.net_arch,
+            self.observation_space,
+            self.n_actions,
+            cfg.hidden_sizes,
+            seeds,
+            cfg.activation,
+            self.device,
+        )
         self.learning_rate = self.hparam("learning_rate")
         self.baseline_learning_rate = self.hparam("baseline_learning_rate")
         self.policy_optimizer = GroupAdam(self.policy.parameters(), lr=self.learning_rate.clone())
