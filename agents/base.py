@@ -65,6 +65,7 @@ from rlzero.agents.checkpoint import (
 from rlzero.agents.device import resolve_device
 from rlzero.agents.memory import ENV_ROW_BYTES, check_fits
 from rlzero.agents.networks import load_member, member_state_dict
+from rlzero.agents.normalize import ObsNormalizer
 from rlzero.agents.vec_env import make_vec_env, reset_seeds
 from rlzero.envs import normalized_return
 from rlzero.envs.streams import Streams
@@ -73,6 +74,10 @@ AgentT = TypeVar("AgentT", bound="Agent")
 Scalars = dict[str, "torch.Tensor | float"]
 """What ``_train`` reports: losses and such by TensorBoard tag, as ``(members,)`` tensors (read back
 only when a report is due, so no host/device sync per update) or floats shared by every member."""
+
+OBS_NORMALIZER = "obs_normalizer"
+"""The name a checkpoint holds the observation statistics under, beside the networks' weights (only
+where the agent normalises observations)."""
 
 AGENT_STREAM = 1 << 31
 """Member ``m``'s stream is keyed by ``seed * 2**32 + AGENT_STREAM``: a key no board of any seed has
@@ -276,7 +281,18 @@ class Agent(ABC):
         )
         # make_vec_env checked them: a flat Box and a Discrete space
         self.observation_space = typing.cast(spaces.Box, self.env.single_observation_space)
+        """what the networks see: the env's observations, or where ``normalize_obs`` is on, floats in
+        ``+-clip_obs`` (so that no network scales or one-hot encodes them as the env's space would)"""
         self.n_actions = int(typing.cast(spaces.Discrete, self.env.single_action_space).n)
+        self.obs_normalizer: ObsNormalizer | None = None
+        """each member's running observation statistics, where the config's ``normalize_obs`` is on
+        (see :mod:`rlzero.agents.normalize`): updated while training, frozen in :meth:`predict`"""
+        if getattr(self.config, "normalize_obs", False):
+            clip = self.hparam("clip_obs")
+            self.obs_normalizer = ObsNormalizer(self.observation_space.shape, clip)
+            bound = max(c.clip_obs for c in self.member_configs)
+            shape = self.observation_space.shape
+            self.observation_space = spaces.Box(-bound, bound, shape, np.float32)
         self.episode_stats = EpisodeStats(self.n_members, self.config.num_envs, self.device)
         self.member_timesteps = [0] * self.n_members
         """env steps each member took, over every ``learn`` call since the last one with
@@ -402,8 +418,9 @@ class Agent(ABC):
 
     def reset_env(self, keep_stats: bool = False) -> torch.Tensor:
         """Reset every env (each member's seeded with its seed the first time only) and return the
-        observations, ``(members, num_envs, ...)``; the episode statistics not yet reported are
-        dropped unless ``keep_stats``."""
+        observations, ``(members, num_envs, ...)`` (normalised where ``normalize_obs`` is on, the
+        statistics of the members still training updated first); the episode statistics not yet
+        reported are dropped unless ``keep_stats``."""
         seeds = None if self._env_seeded else reset_seeds(self.env, self.seeds, self.config.num_envs)
         obs, info = self.env.reset(seed=seeds)  # type: ignore[arg-type]  # a seed per row: Gymnasium's convention
         self._env_seeded = True
@@ -412,7 +429,24 @@ class Agent(ABC):
         else:
             self.episode_stats.reset(info)
         self._last_obs = self.members_view(obs)
+        if self.obs_normalizer is not None:
+            # A member that has taken its budget sits out, as it would have stopped alone.
+            training = self.active.to(self.device).unsqueeze(1).expand(-1, self.config.num_envs)
+            self._last_obs = self._observe(self._last_obs, training)
         return self._last_obs
+
+    def _observe(self, obs: torch.Tensor, counted: torch.Tensor | None) -> torch.Tensor:
+        """Training observations as the networks see them: the statistics take in the rows where
+        ``counted`` (all where None; none while the normaliser is in eval mode), then normalise."""
+        assert self.obs_normalizer is not None
+        if self.obs_normalizer.training:
+            self.obs_normalizer.update(obs, counted)
+        return self.obs_normalizer(obs)
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations ``(members, batch, ...)`` as the networks see them: normalised with the frozen
+        statistics where ``normalize_obs`` is on, else as they are."""
+        return obs if self.obs_normalizer is None else self.obs_normalizer(obs)
 
     def step_env(
         self, actions: torch.Tensor, live: torch.Tensor | None = None
@@ -428,10 +462,20 @@ class Agent(ABC):
         if live is None:
             self.num_timesteps += self.config.num_envs
         self.episode_stats.step(rewards, terminated, truncated, info, live)
-        self._last_obs = self.members_view(obs)
-        keys = ("final_obs", "optimal_return")
-        shaped: dict[str, Any] = {k: self.members_view(info[k]) for k in keys if k in info}
         view = self.members_view
+        self._last_obs = view(obs)
+        keys = ("final_obs", "optimal_return")
+        shaped: dict[str, Any] = {k: view(info[k]) for k in keys if k in info}
+        if self.obs_normalizer is not None:
+            # As VecNormalize: the statistics take in the observations the next actions start from
+            # (a new episode's first where one ended), not the final ones, which they then normalise.
+            counted = live
+            if self.autoreset_mode is AutoresetMode.DISABLED:  # an ended row starts nothing here
+                ongoing = ~view(terminated | truncated)
+                counted = ongoing if live is None else live & ongoing
+            self._last_obs = self._observe(self._last_obs, counted)
+            if "final_obs" in shaped:
+                shaped["final_obs"] = self.obs_normalizer(shaped["final_obs"])
         return self._last_obs, view(rewards), view(terminated), view(truncated), shaped
 
     def count_steps(self, steps: Sequence[int]) -> None:
@@ -455,7 +499,7 @@ class Agent(ABC):
                 f"a group of {self.n_members} members predicts from observations shaped (members, "
                 f"batch, *obs_shape), got shape {tuple(tensor.shape)}"
             )
-        grouped = tensor.reshape(self.n_members, -1, *self.observation_space.shape)
+        grouped = self.normalize(tensor.reshape(self.n_members, -1, *self.observation_space.shape))
         actions = self._act(grouped, deterministic).reshape(batch_shape)
         return (actions.to(source) if source is not None else actions.cpu().numpy()), None
 
@@ -486,6 +530,8 @@ class Agent(ABC):
         """Write one member's weights and metadata atomically, as the checkpoint of a single agent
         (see :mod:`rlzero.agents.checkpoint`)."""
         state_dicts = {name: member_state_dict(net, member) for name, net in self.networks.items()}
+        if self.obs_normalizer is not None:
+            state_dicts[OBS_NORMALIZER] = {k: v[member] for k, v in self.obs_normalizer.state_dict().items()}
         return save_checkpoint(path, self.metadata(member), state_dicts)
 
     def after_transfer(self) -> None:  # noqa: B027 (an optional hook, not an abstract one)
@@ -525,16 +571,32 @@ class Agent(ABC):
         self.load_weights(payload["state_dicts"])
 
     def load_weights(self, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
-        """Load one agent's weights (a checkpoint's) into every member, every network or none: a
-        missing or misshapen tensor is a CheckpointError."""
+        """Load one agent's weights (a checkpoint's) into every member, every network or none, with its
+        observation statistics where the agent normalises: a missing or misshapen tensor, or statistics
+        where the agent does not normalise (or none where it does), is a CheckpointError."""
         missing = sorted(set(self.networks) - set(state_dicts))
         if missing:
             raise CheckpointError(f"checkpoint has no weights for {', '.join(missing)} of agent {self.name}")
+        normalizer = self.obs_normalizer
+        if (normalizer is not None) != (OBS_NORMALIZER in state_dicts):
+            trained = "with" if normalizer is None else "without"
+            raise CheckpointError(
+                f"the weights were trained {trained} observation normalisation: set normalize_obs="
+                f"{normalizer is None} to use them"
+            )
         for name, net in self.networks.items():
             check_weights(member_state_dict(net, 0), dict(state_dicts[name]), what=f"{self.name} {name}")
+        if normalizer is not None:
+            stats = dict(state_dicts[OBS_NORMALIZER])
+            own = {k: v[0] for k, v in normalizer.state_dict().items()}
+            check_weights(own, stats, what=f"{self.name} {OBS_NORMALIZER}")
         for name, net in self.networks.items():
             for member in range(self.n_members):
                 load_member(net, member, dict(state_dicts[name]))
+        if normalizer is not None:
+            with torch.no_grad():
+                for key, value in normalizer.state_dict().items():
+                    value.copy_(stats[key].to(value).expand_as(value))
 
     @classmethod
     def load(cls: type[AgentT], path: str | Path, device: str | torch.device = "auto") -> AgentT:

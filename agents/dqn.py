@@ -36,6 +36,7 @@ from rlzero.agents.base import OffPolicyAgent, Scalars, check_positive, check_un
 from rlzero.agents.buffers import ReplayBuffer, Step, n_step_transitions
 from rlzero.agents.memory import check_fits
 from rlzero.agents.networks import build_network, check_network
+from rlzero.agents.normalize import check_normalize_config
 from rlzero.agents.optim import GroupAdam, clip_grad_norm, per_member
 from rlzero.agents.schedules import linear_schedule
 
@@ -87,9 +88,15 @@ class DQNConfig:
     """network architecture (see rlzero.agents.networks)"""
     activation: str = "relu"
     """nonlinearity of the hidden layers: relu or tanh"""
+    normalize_obs: bool = False
+    """feed the networks observations normalised by each member's running mean and variance, clipped to
+    ``+-clip_obs`` (SB3's VecNormalize): inputs of mixed scales (MountainCar, LunarLander) at unit scale"""
+    clip_obs: float = 10.0
+    """bound of the normalised observations (SB3's default)"""
 
     def __post_init__(self) -> None:
         check_network(self.net_arch, self.hidden_sizes, self.activation)
+        check_normalize_config(self)
         check_positive(
             self,
             "num_envs",

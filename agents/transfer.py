@@ -9,6 +9,10 @@ layer (``head``). A strategy says which tensors come from the pretrained checkpo
 | `freeze` | every tensor               | the head only; the body is frozen |
 | `head`   | every tensor but the head (re-initialised) | every tensor |
 
+An agent that normalises observations (``normalize_obs``) takes the checkpoint's statistics with the
+body, as the body's weights were learnt on inputs normalised by them; they go on updating on the new
+env, except under `freeze`, where they are frozen with the body (the normaliser in eval mode).
+
 Shapes must match exactly (use the size-agnostic ``slot`` network to move between board sizes); a
 mismatch is a :class:`CheckpointError` naming the tensors, never a silent partial load.
 """
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from rlzero.agents.base import Agent
+from rlzero.agents.base import OBS_NORMALIZER, Agent
 from rlzero.agents.networks import member_state_dict
 
 STRATEGIES = Agent.strategies
@@ -49,7 +53,8 @@ def transfer(
     """Load pretrained weights into ``agent`` according to ``strategy`` (see the module table)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
-    incoming = {name: dict(state_dicts[name]) for name in agent.networks if name in state_dicts}
+    names = [*agent.networks, OBS_NORMALIZER]
+    incoming = {name: dict(state_dicts[name]) for name in names if name in state_dicts}
     fresh_heads = {}
     if strategy == "head":
         for name, net in agent.networks.items():
@@ -62,6 +67,8 @@ def transfer(
         for name, heads in fresh_heads.items():
             for key, value in heads.items():
                 agent.networks[name].get_parameter(key).copy_(value)
+    if agent.obs_normalizer is not None:
+        agent.obs_normalizer.train(strategy != "freeze")
     report = TransferReport()
     for name, net in agent.networks.items():
         report.loaded[name] = [k for k in incoming[name] if strategy != "head" or not is_head(k)]

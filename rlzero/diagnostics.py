@@ -52,6 +52,8 @@ def diagnose(agent: Any, env_id: str, env_kwargs: dict[str, Any] | None = None) 
     boards, rule = found
     boards = boards.to(agent.device)
     obs = boards.unsqueeze(0).expand(members, *boards.shape)
+    if hasattr(agent, "normalize"):  # as the networks see them (normalize_obs)
+        obs = agent.normalize(obs)
     gammas = agent.hparam("gamma").tolist()
     figures: list[dict[str, float]] = [{} for _ in range(members)]
     with torch.no_grad():
