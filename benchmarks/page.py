@@ -37,6 +37,8 @@ says otherwise. Seeds 10-19 were never used in tuning (that used seeds 0-9:
 >= 475 on CartPole-v1; a seed "stayed solved" if every evaluation after its first solved one is solved too.
 """
 
+TORCH_FUNC_READING = ""
+
 SECTIONS: list[dict[str, str]] = [
     {
         "title": "Our agents against Stable-Baselines3, tuned against tuned",
@@ -133,6 +135,17 @@ Reading: one board at a time the batched env pays torch's per-call overhead and 
 boards on it passes `SyncVectorEnv`, and at 65,536 boards it steps some 200 times as many boards per
 second, whether run as our agents run it or with Gymnasium's defaults.""",
     },
+    {
+        "title": "Group layers or torch.func",
+        "results": "torch_func",
+        "what": """\
+Whether an algorithm could be written for one agent and mapped over a group with `torch.func`
+(`stack_module_state`, `vmap(grad(loss))`) instead of our group layers (`GroupLinear`, the members'
+losses summed): one DQN gradient step on ZeroOut-v0's sizes (Q-network 10-128-128-10, a batch of 512,
+the Huber loss on the one-step target, Adam on the stacked weights), both ways side by side in one run
+on one torch thread, after checking that both give the same gradients.""",
+        "reading": TORCH_FUNC_READING,
+    },
 ]
 
 
@@ -174,8 +187,8 @@ def section_body(name: str) -> str | None:
     if name == "compare_sb3":
         path = RESULTS / name / "compare_sb3.json"
         return compare_section(json.loads(path.read_text())) if path.is_file() else None
-    if name == "throughput":
-        path = RESULTS / "throughput.json"
+    if name in ("throughput", "torch_func"):  # one JSON file each
+        path = RESULTS / f"{name}.json"
         if not path.is_file():
             return None
         data = json.loads(path.read_text())
