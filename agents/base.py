@@ -551,12 +551,9 @@ class Agent(ABC):
         """ValueError for any hyperparameter a group with these members would refuse, without building it."""
         make_member_configs(cls.config_class, hparams, members)
 
-    def start_from(self, path: str | Path, strategy: str | None) -> dict[str, Any] | None:
-        """Start from a checkpoint's weights: every one (``strategy`` None), or as a fine-tuning strategy
-        moves them; return what the strategy moved (:class:`rlzero.agents.transfer.TransferReport`)."""
-        if strategy is None:
-            self.init_from(path)
-            return None
+    def start_from(self, path: str | Path, strategy: str) -> dict[str, Any] | None:
+        """Start from a checkpoint's weights as a fine-tuning strategy moves them; return what it moved
+        (:class:`rlzero.agents.transfer.TransferReport`)."""
         from rlzero.agents.transfer import transfer
 
         payload = load_checkpoint(path, map_location=self.device)

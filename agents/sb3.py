@@ -249,9 +249,9 @@ class SB3Agent:
                     raise ValueError(f"{cls.name}: {name} must be >= 1, got {value}")
             sb3_kwargs(values)
 
-    def start_from(self, path: str | Path, strategy: str | None) -> None:
-        """Start from every weight of a checkpoint (``strategy`` None or ``"full"``: SB3's move whole)."""
-        if strategy not in (None, *self.strategies):
+    def start_from(self, path: str | Path, strategy: str) -> None:
+        """Start from every weight of a checkpoint (``strategy`` ``"full"``: SB3's weights move whole)."""
+        if strategy not in self.strategies:
             raise ValueError(f"{self.name} moves weights with strategy 'full' only, got {strategy!r}")
         self.init_from(path)
 

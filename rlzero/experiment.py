@@ -89,7 +89,7 @@ class Trial:
     init_from: str | None = None
     """checkpoint whose weights the agent starts from"""
     strategy: str | None = None
-    """with ``init_from``: the fine-tuning strategy (see rlzero.agents.transfer); None loads every weight"""
+    """with ``init_from``: the fine-tuning strategy (see rlzero.agents.transfer); None: ``full``"""
     run_dir: str | None = None
     """the run directory: created, or ``_1``, ``_2``, ... appended where it exists already; None writes
     nothing"""
@@ -177,7 +177,9 @@ def build(trial: Trial) -> Built:
     agent = cls(
         trial.env_id, device=resolve_device(trial.device), seed=seed, env_kwargs=trial.env_kwargs, **hparams
     )
-    moved = agent.start_from(trial.init_from, trial.strategy) if trial.init_from is not None else None
+    moved = (
+        agent.start_from(trial.init_from, trial.strategy or "full") if trial.init_from is not None else None
+    )
     settings = {
         **dataclasses.asdict(trial),
         "device": str(agent.device),

@@ -128,7 +128,12 @@ def build_parser() -> ArgumentParser:
         "hyperparameter overrides on top of the preset, type-checked against the agent's config, "
         "e.g. learning_rate=5e-4",
     )
-    parser.add_argument("--init-from", default=None, metavar="CKPT", help="start from saved weights")
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CKPT",
+        help="start from saved weights of the same algorithm, as finetune's strategy 'full' moves them",
+    )
     parser.add_argument(
         "--eval-freq",
         type=positive_int,
