@@ -154,7 +154,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # FewestSteps pays -1 for every pick, so a productive pick is only worth its place in a
         # shorter future: three-step returns carry that margin back faster than the greedy policy's
         # values drift while they are learnt, so it stays solved instead of dipping once after the
-        # first solve on some seeds (at the price of solving some 30k env steps later).
+        # first solve on some seeds (at the price of solving later).
         "ZeroOutFewestSteps-v0": Preset(200_000, {**_DQN_ZEROOUT, "n_steps": 3}),
         "CartPole-v1": Preset(200_000, _DQN_CLASSIC_CONTROL),
         FALLBACK: Preset(200_000, _DQN_CLASSIC_CONTROL),
