@@ -278,6 +278,7 @@ def test_cli_group_misuse_exits_2_with_one_line(
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_an_sb3_group_trains_one_seed_after_another_each_as_it_would_alone(tmp_path: Path) -> None:
     """The SB3 adapter answers a group as a group of one agent per seed: the caller does not ask."""
     common: dict[str, Any] = {
