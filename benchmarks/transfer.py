@@ -1,21 +1,24 @@
-"""Transfer from ZeroOut-v0 to its variants: does fine-tuning beat training from scratch?
+"""Transfer from one env variant to others: does fine-tuning beat training from scratch?
 
-Each agent is pretrained once on ZeroOut-v0 with its preset (the plain MLP for targets of the same size,
-the size-agnostic ``slot`` network for ZeroOutLarge-v0). On each target, every fine-tuning strategy and
-the from-scratch control then train over the same seeds and budget (:data:`BUDGETS`), at the same
-learning rate (the target's preset; ``--lr-scales 1 0.3`` adds fine-tuning arms at other multiples of
-it), evaluated before any update (the jumpstart) and every twentieth of the budget. SB3's A2C (or
-``--sb3``) does the same transfer where the spaces match, through ``set_parameters`` (strategy
-``full``, SB3's only way to move weights).
+A variant is an env id with constructor arguments, written ``ID`` or ``ID:k=v,k=v``
+(``LunarLander-v3:enable_wind=True,wind_power=10``). Each agent is pretrained once on the source variant
+(``--source``, default ZeroOut-v0) with its preset (the plain MLP for targets of the same size, the
+size-agnostic ``slot`` network for ZeroOutLarge-v0). On each target, every fine-tuning strategy and the
+from-scratch control then train over the same seeds and budget (:data:`BUDGETS` for ZeroOut's ids, the
+agent's preset budget elsewhere), at the same learning rate (the target's preset; ``--lr-scales 1 0.3``
+adds fine-tuning arms at other multiples of it), evaluated before any update (the jumpstart) and every
+twentieth of the budget. SB3's A2C (or ``--sb3``) does the same transfer where the spaces match,
+through ``set_parameters`` (strategy ``full``, SB3's only way to move weights).
 
 Everything is a :func:`rlzero.experiment.run` trial through :func:`rlzero.executor.run_trials`: a local
-pool by default, or Ray; ``--resume`` keeps finished trials. Our agents run the seeds of an arm as one
-group (each member is the run of its seed alone); SB3's run one trial per seed. It writes
-``transfer.json``, ``transfer.md`` and one learning-curve PNG per agent and target to ``--out``; it
-measures and never asserts.
+pool by default, or Ray; ``--resume`` keeps finished trials. Each arm is one group trial of every seed
+(each member is the run of its seed alone). It writes ``transfer.json``, ``transfer.md`` and one
+learning-curve PNG per agent and target to ``--out``; it measures and never asserts.
 
     python benchmarks/transfer.py
     python benchmarks/transfer.py --agents dqn --targets ZeroOutInOrder-v0 --lr-scales 1 0.3
+    python benchmarks/transfer.py --agents ppo --sb3 none --source LunarLander-v3:enable_wind=False \\
+        --targets LunarLander-v3:enable_wind=True,wind_power=10 --out benchmarks/results/transfer_lunar
     python benchmarks/transfer.py --quick --out /tmp/transfer
 """
 
@@ -34,8 +37,10 @@ from rlzero.cli import (
     ArgumentParser,
     UsageError,
     add_runner_args,
+    check_env_id,
     fail,
     flatten_seeds,
+    parse_env_kwargs,
     runner_options,
     seed_range,
 )
@@ -58,6 +63,7 @@ from rlzero.stats import probability_of_improvement
 from rlzero.system import package_versions
 
 SOURCE = "ZeroOut-v0"
+"""The default source variant."""
 BUDGETS = {
     target: 100_000
     for target in ("ZeroOutCountdown-v0", "ZeroOutInOrder-v0", "ZeroOutLarge-v0", "ZeroOutFewestSteps-v0")
@@ -67,6 +73,28 @@ budget there, half DQN's); pretraining uses the source's preset budget."""
 SIZE_AGNOSTIC = {"ZeroOutLarge-v0"}
 """Targets whose board size differs from the source's: only the slot network carries weights there."""
 QUICK = {"budget": 4_000, "pretrain": 8_000, "episodes": 10, "seeds": [0]}
+
+Variant = tuple[str, dict[str, Any]]
+"""An env id and its constructor arguments."""
+
+
+def parse_variant(text: str) -> Variant:
+    """``ID`` or ``ID:k=v,k=v`` as an env id and constructor arguments; UsageError for a bad one."""
+    env_id, _, kwargs = text.partition(":")
+    check_env_id(env_id)
+    return env_id, parse_env_kwargs([pair for pair in kwargs.split(",") if pair], f"variant {text!r}")
+
+
+def variant_label(variant: Variant) -> str:
+    """``ID`` or ``ID (k=v, k=v)``."""
+    env_id, kwargs = variant
+    return f"{env_id} ({', '.join(f'{k}={v}' for k, v in kwargs.items())})" if kwargs else env_id
+
+
+def arm_budget(agent: str, variant: Variant) -> int:
+    """Env steps per arm and seed on a target: :data:`BUDGETS` for ZeroOut's ids, else the agent's
+    preset budget there."""
+    return BUDGETS.get(variant[0]) or preset_for(agent, variant[0])[1].total_timesteps
 
 
 def network(agent: str, target: str) -> dict[str, Any]:
@@ -93,9 +121,9 @@ def arms(
     return out
 
 
-def table_rows(agent: str, target: str, cells: dict[str, list[Any]]) -> list[list[Any]]:
+def table_rows(agent: str, target: Variant, cells: dict[str, list[Any]]) -> list[list[Any]]:
     """One row per fine-tuning arm against the same seeds' scratch runs."""
-    rule, rows = criterion(target), []
+    rule, rows = criterion(*target), []
     scratch = cells["scratch"]
     for label, records in cells.items():
         pairs = [(ft, sc) for ft, sc in zip(records, scratch, strict=True) if ft and sc]
@@ -115,7 +143,7 @@ def table_rows(agent: str, target: str, cells: dict[str, list[Any]]) -> list[lis
         rows.append(
             [
                 agent,
-                target,
+                variant_label(target),
                 label,
                 with_interval(arm["jumpstart"], 2),
                 f"{steps(solved['median'])} ({solved['n']}/{solved['of']})",
@@ -131,7 +159,10 @@ def table_rows(agent: str, target: str, cells: dict[str, list[Any]]) -> list[lis
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="benchmarks/transfer.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", nargs="+", default=list(FROM_SCRATCH), choices=list(FROM_SCRATCH))
-    parser.add_argument("--targets", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
+    parser.add_argument("--source", default=SOURCE, help="the variant to pretrain on: ID or ID:k=v,k=v")
+    parser.add_argument(
+        "--targets", nargs="+", default=list(BUDGETS), help="variants to fine-tune on: ID or ID:k=v,k=v"
+    )
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
     parser.add_argument("--lr-scales", nargs="+", type=float, default=[1.0], help="fine-tuning lr multiples")
     parser.add_argument("--seeds", nargs="+", type=seed_range, default=[list(range(5))], help="e.g. 0-4")
@@ -144,16 +175,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_runner_args(parser, resume=True)
     args = parser.parse_args(argv)
     try:
+        source = parse_variant(args.source)
+        targets = [parse_variant(t) for t in args.targets]
+        for variant in (source, *targets):
+            criterion(*variant)  # builds each variant: its kwargs are checked now
         options = runner_options(args, args.device)
-    except (UsageError, BackendUnavailable) as exc:
+    except (UsageError, ValueError, TypeError, BackendUnavailable) as exc:
         fail(parser, str(exc))
     out = Path(args.out).resolve()  # trials may run in other processes, or on other nodes
     quick = QUICK if args.quick else {}
     seeds = quick.get("seeds") or flatten_seeds(args.seeds)
     episodes = quick.get("episodes", 100)
+    sb3 = [] if args.sb3 == "none" else [args.sb3]
     agents_on = {
-        t: [*args.agents, *([args.sb3] if args.sb3 != "none" and t not in SIZE_AGNOSTIC else [])]
-        for t in args.targets
+        variant_label(t): [*args.agents, *(sb3 if t[0] not in SIZE_AGNOSTIC else [])] for t in targets
     }
     command = command_line("benchmarks/transfer.py", argv)
     first_line = run_line(command)
@@ -162,12 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     common = {"device": args.device, "eval_episodes": episodes}
 
     # Stage 1: pretraining on the source, once per agent and network.
-    sources = {(a, json.dumps(network(a, t))) for t in args.targets for a in agents_on[t]}
+    sources = {(a, json.dumps(network(a, t[0]))) for t in targets for a in agents_on[variant_label(t)]}
     keys = sorted(sources)
     pretrain = [
         Trial(
             agent,
-            SOURCE,
+            source[0],
+            env_kwargs=source[1],
             total_timesteps=quick.get("pretrain"),
             hparams=json.loads(net),
             run_dir=str(out / "runs" / f"{agent}-{json.loads(net).get('net_arch', 'mlp')}-pretrain"),
@@ -185,22 +221,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoints[key] = record["result"]["checkpoint"]
 
     # Stage 2: every arm of every agent on every target, over the seeds.
-    cells: list[tuple[str, str, str]] = []
+    cells: list[tuple[str, Variant, str]] = []
     trials: list[Trial] = []
-    for target in args.targets:
-        for agent in agents_on[target]:
-            source = checkpoints[(agent, json.dumps(network(agent, target)))]
-            for label, strategy, hparams in arms(agent, target, args.strategies, args.lr_scales):
+    for target in targets:
+        for agent in agents_on[variant_label(target)]:
+            pretrained = checkpoints[(agent, json.dumps(network(agent, target[0])))]
+            for label, strategy, hparams in arms(agent, target[0], args.strategies, args.lr_scales):
                 cells.append((agent, target, label))
                 trials.append(
                     Trial(
                         agent,
-                        target,
+                        target[0],
                         list(seeds),
-                        total_timesteps=quick.get("budget", BUDGETS[target]),
+                        env_kwargs=target[1],
+                        total_timesteps=quick.get("budget", arm_budget(agent, target)),
                         hparams=hparams,
                         eval_at_start=True,
-                        init_from=source if strategy else None,
+                        init_from=pretrained if strategy else None,
                         strategy=strategy,
                         **common,
                     )
@@ -210,10 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: no report written; --resume picks up from trials.jsonl", file=sys.stderr)
         return 130
     grouped: dict[tuple[str, str], dict[str, list[Any]]] = {}
+    variants = {variant_label(t): t for t in targets}
     for (agent, target, label), trial, record in zip(cells, trials, records, strict=True):
         members = seed_results(trial, record)
-        grouped.setdefault((agent, target), {}).setdefault(label, []).extend(members)
-    rows = [row for (agent, target), cell in grouped.items() for row in table_rows(agent, target, cell)]
+        grouped.setdefault((agent, variant_label(target)), {}).setdefault(label, []).extend(members)
+    rows = [row for (agent, name), cell in grouped.items() for row in table_rows(agent, variants[name], cell)]
     header = [
         "agent",
         "target",
@@ -223,15 +261,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ratio to scratch",
         "AUC",
         "final",
+        "P(AUC > scratch's)",
     ]
-    header.append("P(AUC > scratch's)")
     table = f"{first_line}\n\n" + markdown_table(header, rows, align="lll" + "r" * 6)
-    for (agent, target), cell in grouped.items():
+    for (agent, name), cell in grouped.items():
         curves = {label: [r["evaluations"] for r in rs if r] for label, rs in cell.items()}
-        path = out / f"transfer_{agent}_{target}.png"
-        plot_curves(
-            curves, path, criterion(target), title=f"{agent}: {SOURCE} -> {target}, {len(seeds)} seeds"
-        )
+        stem = "".join(c if c.isalnum() or c in "-." else "_" for c in name).strip("_")
+        title = f"{agent}: {variant_label(source)} -> {name}, {len(seeds)} seeds"
+        plot_curves(curves, out / f"transfer_{agent}_{stem}.png", criterion(*variants[name]), title=title)
     report = {"command": command, "versions": package_versions(), "rows": rows, "trials": records}
     write_report(out, "transfer", report, table)
     failed = sum(not r["ok"] for r in records)
