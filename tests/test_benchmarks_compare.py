@@ -7,7 +7,6 @@ adapters on rl-zoo3's tuned hyperparameters, both "solved" criteria, the ours / 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from rlzero.report import cell_summary, markdown_table, ratio, with_interval
 
@@ -131,10 +131,7 @@ def test_markdown_pieces() -> None:
 
 @pytest.mark.slow
 def test_the_verdict_falls_back_to_sb3s_fastest_solver_where_no_sb3_agent_stays_solved() -> None:
-    spec = importlib.util.spec_from_file_location("compare_sb3", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = load_benchmark("compare_sb3")
     summary = {
         "ours": cell_summary([record(1.0, 3000, True, 1.0), record(1.0, 3000, True, 1.0)]),
         "slow": cell_summary([record(1.0, 8000, False, 1.0), record(1.0, 8000, False, 1.0)]),

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "page.py"
-
-
-def load_page() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("page", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmark_scripts import load_benchmark
 
 
 def test_a_section_shows_its_first_line_and_first_tables_and_skips_what_has_not_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    page = load_page()
+    page = load_benchmark("page")
     monkeypatch.setattr(page, "RESULTS", tmp_path)
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "seeds.md").write_text("`python benchmarks/seeds.py`\n\n| a |\n\n| per seed |\n")

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from rlzero.cli import UsageError
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "transfer.py"
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("transfer_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_a_variant_is_an_env_id_and_its_constructor_arguments() -> None:
-    transfer = load_script()
+    transfer = load_benchmark("transfer")
     variant = transfer.parse_variant("CartPole-v1:sutton_barto_reward=True")
     assert variant == ("CartPole-v1", {"sutton_barto_reward": True})
     assert transfer.variant_label(variant) == "CartPole-v1 (sutton_barto_reward=True)"
@@ -39,7 +26,7 @@ def test_lunar_lander_without_wind_to_with_wind_writes_a_row_per_arm(tmp_path: P
     pytest.importorskip("Box2D", reason='LunarLander needs Box2D: pip install "rlzero[box2d]"')
     argv = ["--agents", "ppo", "--sb3", "none", "--source", "LunarLander-v3:enable_wind=False"]
     argv += ["--targets", "LunarLander-v3:enable_wind=True,wind_power=10", "--strategies", "full"]
-    assert load_script().main([*argv, "--quick", "--workers", "1", "--out", str(tmp_path)]) == 0
+    assert load_benchmark("transfer").main([*argv, "--quick", "--workers", "1", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "transfer.json").read_text())["rows"]
     assert [(row[1], row[2]) for row in rows] == [
         ("LunarLander-v3 (enable_wind=True, wind_power=10)", "scratch"),
