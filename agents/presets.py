@@ -90,6 +90,24 @@ _DQN_CLASSIC_CONTROL: dict[str, Any] = {
     "layer_norm": True,
 }
 
+# DQN on MountainCar-v0, where the reward (-1 a step until the goal) says nothing until the car first
+# reaches the flag, so how far the greedy policy wanders decides everything: few envs (4) and two
+# gradient steps per iteration, so the Q-function (and with it the greedy policy) moves every few env
+# steps and drives each episode away from the states it has already found hopeless, as SB3's
+# single-env DQN does; a small buffer (10k) that holds the recent, widening swings only; a large step
+# size; normalised observations, as the velocity spans a tenth of the position. Otherwise the classic
+# control preset: n-step returns and gamma 0.99 carry the goal's value back over the 100-odd steps.
+_DQN_MOUNTAIN_CAR: dict[str, Any] = {
+    **_DQN_CLASSIC_CONTROL,
+    "normalize_obs": True,
+    "num_envs": 4,
+    "batch_size": 128,
+    "gradient_steps": 2,
+    "buffer_size": 10_000,
+    "learning_rate": 4e-3,
+    "exploration_fraction": 0.2,
+}
+
 # REINFORCE on ZeroOut: the size-agnostic slot network (one shared per-slot function, so "a zero
 # slot is a wasted pick" is learnt once for all slots), batches of 64 episodes, advantages normalized
 # per batch, and a step size of 0.02 for the policy and its baseline.
@@ -143,6 +161,23 @@ _PPO_CLASSIC_CONTROL: dict[str, Any] = {
     "ent_coef": 0.0,
 }
 
+# PPO on MountainCar-v0: rl-zoo3's settings (normalised observations, as the velocity spans a tenth of
+# the position; many short rollouts of 16 envs x 16 steps; lambda 0.98; no entropy bonus), with a
+# larger step size annealed to 0. The policy finds the flag early; the rest of the budget shaves
+# steps off its swing, and the larger step size gets closer to the optimal one by the end.
+_PPO_MOUNTAIN_CAR: dict[str, Any] = {
+    "normalize_obs": True,
+    "num_envs": 16,
+    "rollout_steps": 16,
+    "num_minibatches": 4,
+    "update_epochs": 4,
+    "gae_lambda": 0.98,
+    "gamma": 0.99,
+    "ent_coef": 0.0,
+    "clip_vloss": False,
+    "learning_rate": 1e-3,
+}
+
 PRESETS: dict[str, dict[str, Preset]] = {
     "dqn": {
         # 200k: exploration (a quarter of the budget) then decays over 50k env steps, about as long
@@ -157,6 +192,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # first solve on some seeds (at the price of solving later).
         "ZeroOutFewestSteps-v0": Preset(200_000, {**_DQN_ZEROOUT, "n_steps": 3}),
         "CartPole-v1": Preset(200_000, _DQN_CLASSIC_CONTROL),
+        # rl-zoo3's budget: exploration over its first fifth, then the greedy policy settles.
+        "MountainCar-v0": Preset(120_000, _DQN_MOUNTAIN_CAR),
         FALLBACK: Preset(200_000, _DQN_CLASSIC_CONTROL),
     },
     "reinforce": {
@@ -167,6 +204,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "ppo": {
         **{env_id: Preset(100_000, _PPO_ZEROOUT) for env_id in ZEROOUT_IDS},
         "CartPole-v1": Preset(200_000, _PPO_CLASSIC_CONTROL),
+        # rl-zoo3's budget.
+        "MountainCar-v0": Preset(1_000_000, _PPO_MOUNTAIN_CAR),
         FALLBACK: Preset(200_000, _PPO_CLASSIC_CONTROL),
     },
     # SB3's baselines where rl-zoo3 has no entry for the env: SB3's own defaults, a budget of 100k.
