@@ -95,8 +95,10 @@ _DQN_CLASSIC_CONTROL: dict[str, Any] = {
 # gradient steps per iteration, so the Q-function (and with it the greedy policy) moves every few env
 # steps and drives each episode away from the states it has already found hopeless, as SB3's
 # single-env DQN does; a small buffer (10k) that holds the recent, widening swings only; a large step
-# size; normalised observations, as the velocity spans a tenth of the position. Otherwise the classic
-# control preset: n-step returns and gamma 0.99 carry the goal's value back over the 100-odd steps.
+# size; normalised observations, as the velocity spans a tenth of the position; random actions over
+# the first tenth of the budget only (dithering does not swing the car up; a longer phase left more
+# seeds' greedy policies short of the flag). Otherwise the classic control preset: n-step returns and
+# gamma 0.99 carry the goal's value back over the 100-odd steps.
 _DQN_MOUNTAIN_CAR: dict[str, Any] = {
     **_DQN_CLASSIC_CONTROL,
     "normalize_obs": True,
@@ -105,7 +107,7 @@ _DQN_MOUNTAIN_CAR: dict[str, Any] = {
     "gradient_steps": 2,
     "buffer_size": 10_000,
     "learning_rate": 4e-3,
-    "exploration_fraction": 0.2,
+    "exploration_fraction": 0.1,
 }
 
 # REINFORCE on ZeroOut: the size-agnostic slot network (one shared per-slot function, so "a zero
@@ -192,7 +194,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         # first solve on some seeds (at the price of solving later).
         "ZeroOutFewestSteps-v0": Preset(200_000, {**_DQN_ZEROOUT, "n_steps": 3}),
         "CartPole-v1": Preset(200_000, _DQN_CLASSIC_CONTROL),
-        # rl-zoo3's budget: exploration over its first fifth, then the greedy policy settles.
+        # rl-zoo3's budget; most seeds solve by half of it and the annealed step size settles them.
         "MountainCar-v0": Preset(120_000, _DQN_MOUNTAIN_CAR),
         FALLBACK: Preset(200_000, _DQN_CLASSIC_CONTROL),
     },

@@ -192,3 +192,15 @@ def test_the_config_checks_its_fields() -> None:
     with pytest.raises(ValueError, match="normalize_obs needs net_arch 'mlp'"):
         DQN("ZeroOut-v0", device="cpu", normalize_obs=True, net_arch="slot")
     assert DQN("CartPole-v1", device="cpu").obs_normalizer is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_statistics_live_on_the_agents_device_and_load_on_the_cpu(tmp_path: Path) -> None:
+    agent = PPO("CartPole-v1", device="cuda", seed=0, normalize_obs=True, **SMALL[PPO]).learn(512)
+    assert agent.obs_normalizer is not None
+    assert {t.device.type for t in agent.obs_normalizer.state_dict().values()} == {"cuda"}
+    loaded = PPO.load(agent.save(tmp_path / "model.pt"), device="cpu")
+    assert_same(stats(loaded), {k: v.cpu() for k, v in stats(agent).items()})
+    obs = torch.randn(1, 16, 4)
+    torch.testing.assert_close(agent.normalize(obs.cuda()).cpu(), loaded.normalize(obs))
+    assert agent.predict(obs[0])[0].device.type == "cpu"  # a CPU tensor in: a CPU tensor out
