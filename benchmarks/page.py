@@ -37,7 +37,12 @@ says otherwise. Seeds 10-19 were never used in tuning (that used seeds 0-9:
 >= 475 on CartPole-v1; a seed "stayed solved" if every evaluation after its first solved one is solved too.
 """
 
-TORCH_FUNC_READING = ""
+TORCH_FUNC_READING = """\
+Reading: both ways give a member the same gradients (to float rounding), and `torch.func` is slower at
+every group size: most for one agent alone (its per-call overhead), least for large groups, never as
+fast. So the algorithm files keep the group layers; what `torch.func` would have bought (arithmetic
+written for one agent) they get from reducing over `dim=-1` and leaving the member dimension to the
+networks, the optimizer, the streams and `hparam`."""
 
 SECTIONS: list[dict[str, str]] = [
     {

@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "group layers (ms/step)",
         "torch.func vmap (ms/step)",
         "torch.func / group",
-        "max |grad diff|",
+        "max gradient difference",
     ]
     table = markdown_table(header, rows, align="r" * 5)
     machine = machine_info()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "zoo_baseline.py"
 
@@ -29,11 +30,13 @@ def test_a_tiny_run_scores_every_checkpoint(tmp_path: Path) -> None:
     assert report["entry"]["policy"] == "MlpPolicy" and report["budget"] == 2000
 
 
-def test_an_entry_that_normalises_observations_is_refused(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--algo", "ppo", "--env", "MountainCar-v0", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2 and "normalize" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+def test_an_entry_that_normalises_observations_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        load_benchmark("zoo_baseline").main(
+            ["--algo", "ppo", "--env", "MountainCar-v0", "--out", str(tmp_path)]
+        )
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "normalize" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
