@@ -185,15 +185,23 @@ def policy_and_value(
     seeds: tuple[Sequence[int], Sequence[int]],
     activation: str,
     device: torch.device,
+    ortho_init: bool = False,
 ) -> tuple[nn.Module, nn.Module]:
     """A policy network (logits) and a value network of the same shape, on ``device``: V(s) is the sum of
     the value network's outputs, so any architecture that fits the policy fits it too (the slot
-    network's V sums per-slot values). ``seeds``: each network's members' initialisation seeds."""
+    network's V sums per-slot values). ``seeds``: each network's members' initialisation seeds;
+    ``ortho_init``: :func:`orthogonal_init`, with head gains 0.01 (policy) and 1 (value)."""
     policy, value = (
-        build_network(arch, observation_space, n_actions, hidden_sizes, seeds=s, activation=activation).to(
-            device
-        )
-        for s in seeds
+        build_network(
+            arch,
+            observation_space,
+            n_actions,
+            hidden_sizes,
+            seeds=s,
+            activation=activation,
+            head_gain=gain if ortho_init else None,
+        ).to(device)
+        for s, gain in zip(seeds, (0.01, 1.0), strict=True)
     )
     return policy, value
 
@@ -216,18 +224,23 @@ def build_network(
     layer_norm: bool = False,
     seeds: Sequence[int] | None = None,
     activation: str = "relu",
+    head_gain: float | None = None,
 ) -> nn.Module:
     """The network an agent's hyperparameters ask for, sized for the given spaces, with one member per
     seed (one member, from torch's global generator, without ``seeds``).
 
     Member ``m`` is initialised as a one-member network built right after ``torch.manual_seed(seeds[m])``
-    would be, so its weights depend on its own seed only, never on the other members.
+    would be, so its weights depend on its own seed only, never on the other members. ``head_gain``:
+    initialise orthogonally (:func:`orthogonal_init`) with this gain on the head; None: as ``nn.Linear``.
     """
     check_network(arch, hidden_sizes, activation)
     network_class = SlotNetwork if arch == "slot" else MLPNetwork
 
     def make(members: int) -> nn.Module:
-        return network_class(observation_space, n_outputs, hidden_sizes, layer_norm, members, activation)
+        net = network_class(observation_space, n_outputs, hidden_sizes, layer_norm, members, activation)
+        if head_gain is not None:
+            orthogonal_init(net, head_gain)
+        return net
 
     if seeds is None:
         return make(1)
@@ -241,6 +254,20 @@ def build_network(
         for name, param in group.named_parameters():
             param.copy_(torch.cat([single.get_parameter(name) for single in singles]))
     return group
+
+
+def orthogonal_init(net: nn.Module, head_gain: float) -> None:
+    """Orthogonal weights and zero biases, as SB3's and CleanRL's PPO initialise (Andrychowicz et al.
+    2021): gain sqrt(2) on the hidden layers and ``head_gain`` on the head, 0.01 for a policy (its first
+    actions near uniform) and 1 for a value."""
+    head = net.get_submodule("head")
+    with torch.no_grad():
+        for layer in net.modules():
+            if isinstance(layer, GroupLinear):
+                gain = head_gain if layer is head else math.sqrt(2)
+                for weight in layer.weight:
+                    nn.init.orthogonal_(weight, gain)
+                layer.bias.zero_()
 
 
 def member_state_dict(net: nn.Module, member: int) -> dict[str, torch.Tensor]:

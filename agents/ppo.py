@@ -79,6 +79,10 @@ class PPOConfig:
     target_kl: float = 0.0
     """stop a member's epochs on a rollout before a minibatch step that would start from a policy whose
     approximate KL from the one that played exceeds ``1.5 * target_kl`` (SB3's early stop); 0: never"""
+    ortho_init: bool = False
+    """initialise orthogonally, as SB3 and CleanRL do: hidden layers with gain sqrt(2), the policy's
+    output layer with 0.01 (near-uniform first actions), the value's with 1, biases 0; False: as
+    ``nn.Linear`` initialises"""
     shared_network: bool = False
     """one body for actor and critic, with a value output beside the logits (needs ``net_arch="mlp"``);
     False: two separate networks"""
@@ -118,6 +122,8 @@ class PPOConfig:
             )
         if self.shared_network and self.net_arch != "mlp":
             raise ValueError(f"shared_network needs net_arch 'mlp', got {self.net_arch!r}")
+        if self.shared_network and self.ortho_init:
+            raise ValueError("ortho_init needs separate networks (shared_network=False)")
 
 
 class Rollout(NamedTuple):
@@ -188,7 +194,14 @@ class PPO(OnPolicyAgent):
         else:
             seeds = (self.init_seeds(0), self.init_seeds(1))
             self.policy, self.value = policy_and_value(
-                cfg.net_arch, space, n_actions, cfg.hidden_sizes, seeds, cfg.activation, self.device
+                cfg.net_arch,
+                space,
+                n_actions,
+                cfg.hidden_sizes,
+                seeds,
+                cfg.activation,
+                self.device,
+                cfg.ortho_init,
             )
         self.learning_rate = self.hparam("learning_rate")
         params = [p for net in self.networks.values() for p in net.parameters()]

@@ -95,6 +95,24 @@ def test_shared_network_has_a_value_output_beside_the_logits() -> None:
         PPO("ZeroOut-v0", device="cpu", shared_network=True, net_arch="slot")
 
 
+def test_ortho_init_gives_orthogonal_layers_with_sb3s_gains_per_member() -> None:
+    group = PPO("CartPole-v1", device="cpu", seed=[3, 4], ortho_init=True, **SMALL)
+    for net, head_gain in ((group.policy, 0.01), (group.value, 1.0)):
+        for name, param in net.named_parameters():
+            if name.endswith("bias"):
+                assert not param.any()
+                continue
+            gain = head_gain if name.startswith("head") else 2**0.5
+            for weight in param:  # rows or columns orthonormal, scaled by the gain
+                small = weight @ weight.T if weight.shape[0] <= weight.shape[1] else weight.T @ weight
+                assert torch.allclose(small, gain**2 * torch.eye(small.shape[0]), atol=1e-5)
+    alone = PPO("CartPole-v1", device="cpu", seed=4, ortho_init=True, **SMALL)
+    member = member_state_dict(group.policy, 1)
+    assert all(torch.equal(v, member[k]) for k, v in member_state_dict(alone.policy, 0).items())
+    with pytest.raises(ValueError, match="ortho_init needs separate networks"):
+        PPO("CartPole-v1", device="cpu", shared_network=True, ortho_init=True)
+
+
 def test_registered_and_refuses_bad_hyperparameters() -> None:
     assert agent_class("ppo") is PPO
     with pytest.raises(ValueError, match="gae_lambda"):
