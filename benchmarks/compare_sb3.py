@@ -1,14 +1,14 @@
 """Our agents against Stable-Baselines3's, tuned against tuned: same envs, seeds, protocol and machine.
 
 Every cell (agent, env) runs ``--seeds`` seeds as :func:`rlzero.experiment.run` trials, each agent on its
-preset (``rlzero.agents.presets``): ours on theirs, SB3's on rl-zoo3's tuned hyperparameters and budget
-(read from the installed ``rl_zoo3``, and from rlzero's rl-zoo3 files on the ZeroOut ids). Each trial is
-evaluated every :data:`EVALUATIONS`-th of its budget (100 deterministic episodes on fresh seeds,
-training seconds recorded without the evaluation time); ``--budget ENV=STEPS`` gives every agent the same
-budget instead. Trials run interleaved (env, then seed, then agent), one torch thread each
-(``--threads``), through :func:`rlzero.executor.run_trials` (a local pool of one process per CPU by default,
-or Ray); ``--resume`` keeps the trials already in ``<out>/trials.jsonl``. With ``--groups`` each of our
-agents trains an env's seeds as one group (one trial; every member as it would train alone, see
+preset (``rlzero.agents.presets``): ours on theirs, SB3's on rl-zoo3's tuned hyperparameters and budget (read
+from the installed ``rl_zoo3``, and from rlzero's rl-zoo3 files on the ZeroOut ids). Each trial is evaluated
+every ``--evaluations``-th of its budget (20 by default; ``--eval-episodes`` deterministic episodes on fresh
+seeds, 100 by default; training seconds recorded without the evaluation time); ``--budget ENV=STEPS`` gives
+every agent the same budget instead. Trials run interleaved (env, then seed, then agent), one torch thread
+each (``--threads``), through :func:`rlzero.executor.run_trials` (a local pool of one process per CPU by
+default, or Ray); ``--resume`` keeps the trials already in ``<out>/trials.jsonl``. With ``--groups`` each of
+our agents trains an env's seeds as one group (one trial; every member as it would train alone, see
 :mod:`rlzero.agents.base`): then our members' seconds are the group's clock, the time all of them took.
 
 Per cell the report gives the final score's interquartile mean with its 95% bootstrap interval, the
@@ -95,6 +95,18 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument(
         "--budget", nargs="+", default=[], metavar="ENV=STEPS", help="one budget for every agent on ENV"
+    )
+    parser.add_argument(
+        "--evaluations",
+        type=positive_int,
+        default=EVALUATIONS,
+        help="evaluations per trial (default %(default)s)",
+    )
+    parser.add_argument(
+        "--eval-episodes",
+        type=positive_int,
+        default=100,
+        help="episodes per evaluation (default %(default)s)",
     )
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads per trial (default 1)")
     parser.add_argument("--device", default="cpu", help="device of every agent (default cpu; labelled)")
@@ -241,8 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         seed=list(seeds) if grouped else seed,
                         total_timesteps=budget[env_id][label],
                         device=args.device,
-                        eval_freq=max(budget[env_id][label] // quick.get("evaluations", EVALUATIONS), 1),
-                        eval_episodes=quick.get("episodes", 100),
+                        eval_freq=max(budget[env_id][label] // quick.get("evaluations", args.evaluations), 1),
+                        eval_episodes=quick.get("episodes", args.eval_episodes),
                     )
                 )
     out = Path(args.out)
