@@ -4,11 +4,11 @@ A variant is an env id with constructor arguments, written ``ID`` or ``ID:k=v,k=
 (``LunarLander-v3:enable_wind=True,wind_power=10``). Each agent is pretrained once on the source variant
 (``--source``, default ZeroOut-v0) with its preset (the plain MLP for targets of the same size, the
 size-agnostic ``slot`` network for ZeroOutLarge-v0). On each target, every fine-tuning strategy and the
-from-scratch control then train over the same seeds and budget (:data:`BUDGETS` for ZeroOut's ids, the
-agent's preset budget elsewhere), at the same learning rate (the target's preset; ``--lr-scales 1 0.3``
-adds fine-tuning arms at other multiples of it), evaluated before any update (the jumpstart) and every
-twentieth of the budget. SB3's A2C (or ``--sb3``) does the same transfer where the spaces match,
-through ``set_parameters`` (strategy ``full``, SB3's only way to move weights).
+from-scratch control then train over the same seeds and budget (``--budget``, or :data:`BUDGETS` for
+ZeroOut's ids and the agent's preset budget elsewhere), at the same learning rate (the target's preset;
+``--lr-scales 1 0.3`` adds fine-tuning arms at other multiples of it), evaluated before any update (the
+jumpstart) and every twentieth of the budget. SB3's A2C (or ``--sb3``) does the same transfer where the
+spaces match, through ``set_parameters`` (strategy ``full``, SB3's only way to move weights).
 
 Everything is a :func:`rlzero.experiment.run` trial through :func:`rlzero.executor.run_trials`: a local
 pool by default, or Ray; ``--resume`` keeps finished trials. Each arm is one group trial of every seed
@@ -41,6 +41,7 @@ from rlzero.cli import (
     fail,
     flatten_seeds,
     parse_env_kwargs,
+    positive_int,
     runner_options,
     seed_range,
 )
@@ -167,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr-scales", nargs="+", type=float, default=[1.0], help="fine-tuning lr multiples")
     parser.add_argument("--seeds", nargs="+", type=seed_range, default=[list(range(5))], help="e.g. 0-4")
     parser.add_argument(
+        "--budget", type=positive_int, default=None, help="env steps per arm and seed on every target"
+    )
+    parser.add_argument(
         "--sb3", default="sb3-a2c", choices=[a for a in AGENTS if a not in FROM_SCRATCH] + ["none"]
     )
     parser.add_argument("--device", default="cpu", help="device of every trial (default cpu)")
@@ -234,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         target[0],
                         list(seeds),
                         env_kwargs=target[1],
-                        total_timesteps=quick.get("budget", arm_budget(agent, target)),
+                        total_timesteps=quick.get("budget", args.budget or arm_budget(agent, target)),
                         hparams=hparams,
                         eval_at_start=True,
                         init_from=pretrained if strategy else None,
