@@ -34,7 +34,9 @@ compare ratios within a table, not speeds across tables); every trial on one tor
 says otherwise. Seeds 10-19 were never used in tuning (that used seeds 0-9:
 [`docs/tuning.md`](../docs/tuning.md)).
 "Solved" is a mean normalized return >= 0.99 over 100 deterministic episodes on ZeroOut ids, a mean return
->= 475 on CartPole-v1; a seed "stayed solved" if every evaluation after its first solved one is solved too.
+>= 475 on CartPole-v1, and a mean return at or above the env's `reward_threshold` elsewhere (Acrobot-v1
+-100, MountainCar-v0 -110, LunarLander-v3 200); a seed "stayed solved" if every evaluation after its first
+solved one is solved too.
 """
 
 TORCH_FUNC_READING = """\
@@ -71,6 +73,22 @@ it solves every ZeroOut id on 10/10 and stays solved, and on CartPole-v1 reaches
 found: [`docs/tuning.md`](../docs/tuning.md)).""",
     },
     {
+        "title": "Acrobot, MountainCar and LunarLander: the CLI's defaults against rl-zoo3",
+        "results": "classic",
+        "what": """\
+Beyond CartPole, on seeds 10-19. Ours: `dqn` on its preset for each env (what `python -m rlzero.train
+--agent dqn --env ID --seed S` runs), every seed its own single run, evaluated every twentieth of its budget
+(100 deterministic episodes; seconds are training seconds, evaluation left out), two runs side by side on
+the two cores. SB3: trained as rl-zoo3's users train it, `python -m rl_zoo3.train` with its tuned
+hyperparameters and budget per seed (`benchmarks/zoo_baseline.py`), checkpoints saved every twentieth of
+the budget and scored afterwards with the same evaluation, seconds from its training clock; for each env the
+rl-zoo3 algorithm that learns it best among those whose entries do not normalise observations (their
+checkpoints lack the statistics they played with). "ended" counts the seeds whose final score is at or above
+the threshold, "solved" those that reached it at some evaluation, "stayed" those that reached it and never
+fell below it again.""",
+        "reading": "",
+    },
+    {
         "title": "Our agents over seeds, with the CLI's defaults",
         "results": "seeds",
         "what": """\
@@ -104,6 +122,17 @@ output layer away, has to relearn it (DQN's `head` is no faster than scratch; on
 5/10 in the 100k budget, scratch 7/10, half its preset's budget). On InOrder only the leftmost nonzero
 entry pays: `full` solves sooner than scratch (0.87x the env steps for `dqn` and `reinforce`, 0.5x for
 `ppo`); with the body frozen the policy agents never solve it (0/10), while DQN still does on 10/10.""",
+    },
+    {
+        "title": "Transfer between variants: LunarLander without wind, then with it",
+        "results": "transfer_lunar",
+        "report": "transfer",
+        "what": """\
+The same protocol on the variants of one env id (`--source`/`--targets` name constructor arguments):
+`dqn` pretrained once on LunarLander-v3 without wind (its preset), then every strategy and scratch
+trained with wind (`enable_wind=True, wind_power=10`) on seeds 10-14 for the same budget, at the preset's
+learning rate annealed over that budget. Solved = mean return >= 200.""",
+        "reading": "",
     },
     {
         "title": "The learners against the optimum",
@@ -181,17 +210,43 @@ def compare_section(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def classic_section(ours: dict[str, Any]) -> str:
+    """Per env, our cells (a compare_sb3 report) beside rl-zoo3's runs of it (zoo_baseline's files)."""
+    zoo = [json.loads(path.read_text()) for path in sorted((RESULTS / "zoo_baseline").glob("*.json"))]
+    lines = [ours["run_line"], *(f"`{z['command']}`; {z['machine_line']}" for z in zoo)]
+    header = ["agent", "budget", "final", "ended", "solved", "stayed", "steps to solved", "seconds to solved"]
+    header.append("env-steps/s")
+    for env_id, env in ours["envs"].items():
+        rule = criterion(env_id)
+        cells = [(label, ours["budgets"][env_id][label], s) for label, s in env["summary"].items()]
+        cells += [
+            (z["seeds"][0]["agent"], z["budget"], z["cell"])
+            for z in zoo
+            if z["seeds"] and z["seeds"][0]["env_id"] == env_id
+        ]
+        rows = []
+        for label, budget, cell in cells:
+            row = cell_row(label, budget, cell)
+            rows.append([*row[:3], f"{cell['solved_final']}/{cell['seeds']}", *row[3:]])
+        lines += ["", f"**{env_id}** ({rule.label} >= {rule.threshold:g})", "", markdown_table(header, rows)]
+    return "\n".join(lines)
+
+
 def first_tables(markdown: str, tables: int = 1) -> str:
     """A results file's first line and its first tables (per-seed tables stay in the file)."""
     blocks = markdown.strip().split("\n\n")
     return "\n\n".join(blocks[: 1 + tables])
 
 
-def section_body(name: str) -> str | None:
-    """The results of one benchmark as the page shows them; None where it has not been run."""
-    if name == "compare_sb3":
+def section_body(name: str, report: str | None = None) -> str | None:
+    """The results of one benchmark (in ``results/<name>``, its report file named ``report`` or after the
+    folder) as the page shows them; None where it has not been run."""
+    if name in ("compare_sb3", "classic"):
         path = RESULTS / name / "compare_sb3.json"
-        return compare_section(json.loads(path.read_text())) if path.is_file() else None
+        if not path.is_file():
+            return None
+        report = json.loads(path.read_text())
+        return compare_section(report) if name == "compare_sb3" else classic_section(report)
     if name in ("throughput", "torch_func"):  # one JSON file each
         path = RESULTS / f"{name}.json"
         if not path.is_file():
@@ -200,7 +255,7 @@ def section_body(name: str) -> str | None:
         machine = data["machine"]
         first_line = f"`{data['command']}`; {describe_machine(machine)}; {machine['date']}"
         return f"{first_line}\n\n{data['table_markdown']}"
-    path = RESULTS / name / f"{name}.md"
+    path = RESULTS / name / f"{report or name}.md"
     tables = 2 if name == "diagnostics" else 1  # DQN's table and the policy agents'
     return first_tables(path.read_text(), tables) if path.is_file() else None
 
@@ -217,7 +272,7 @@ def plots(name: str) -> str:
 def page() -> str:
     parts = [INTRO]
     for section in SECTIONS:
-        body = section_body(section["results"])
+        body = section_body(section["results"], section.get("report"))
         if body is None:
             continue
         parts += [f"## {section['title']}", section["what"], body]
