@@ -1,6 +1,7 @@
-"""The presets for MountainCar-v0: each normalises observations, builds, trains a few iterations
-through the CLI's path (``make_agent``, past DQN's ``learning_starts``) and evaluates. How well they
-learn is measured in docs/tuning.md; these runs are far too short for it."""
+"""The presets beyond CartPole: every one is a valid config, and MountainCar-v0's normalise observations,
+build, train a few iterations through the CLI's path (``make_agent``, past DQN's ``learning_starts``) and
+evaluate. How well they learn is measured in docs/tuning.md and on the benchmarks page; these runs are far
+too short for it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ import pytest
 
 import rlzero
 from rlzero.agents.presets import PRESETS, make_agent
+from rlzero.agents.registry import FROM_SCRATCH, agent_class
 
 ENV_ID = "MountainCar-v0"
+
+
+@pytest.mark.parametrize("agent", FROM_SCRATCH)
+def test_every_preset_is_a_valid_config_and_the_classic_envs_have_theirs(agent: str) -> None:
+    for preset in PRESETS[agent].values():
+        agent_class(agent).check_hparams(preset.hparams, [{}])
+    if agent != "reinforce":
+        assert {"Acrobot-v1", "MountainCar-v0", "LunarLander-v3"} <= set(PRESETS[agent])
 
 
 @pytest.mark.parametrize("agent", ["dqn", "ppo"])
