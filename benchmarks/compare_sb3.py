@@ -205,12 +205,13 @@ def markdown(report: dict[str, Any]) -> str:
             header.append("P(final score > SB3's best's) [95% CI]")
             lines += ["", markdown_table(header, ratio_rows)]
         v = env["verdict"]
-        lines += [
-            "",
-            f"SB3's best stayed solved on {v['sb3_stayed_solved']} seeds; the fastest of those: "
-            f"{v['sb3_fastest'] or 'none'}; ours: {v['ours_fastest'] or 'none'} "
-            f"({times(v['seconds_ratio'])} SB3's median seconds to solved).",
-        ]
+        if any(label not in FROM_SCRATCH for label in env["summary"]):
+            lines += [
+                "",
+                f"SB3's best stayed solved on {v['sb3_stayed_solved']} seeds; the fastest of those: "
+                f"{v['sb3_fastest'] or 'none'}; ours: {v['ours_fastest'] or 'none'} "
+                f"({times(v['seconds_ratio'])} SB3's median seconds to solved).",
+            ]
         lines += [
             "",
             " ".join(f"![{env_id} {axis}]({env_id}_{axis}.png)" for axis in ("steps", "seconds", "profile")),

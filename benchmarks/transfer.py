@@ -168,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr-scales", nargs="+", type=float, default=[1.0], help="fine-tuning lr multiples")
     parser.add_argument("--seeds", nargs="+", type=seed_range, default=[list(range(5))], help="e.g. 0-4")
     parser.add_argument(
-        "--budget", type=positive_int, default=None, help="env steps per arm and seed on every target"
+        "--budget",
+        type=positive_int,
+        default=None,
+        help="env steps per arm and seed on every target (also with --quick)",
     )
     parser.add_argument(
         "--sb3", default="sb3-a2c", choices=[a for a in AGENTS if a not in FROM_SCRATCH] + ["none"]
@@ -238,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         target[0],
                         list(seeds),
                         env_kwargs=target[1],
-                        total_timesteps=quick.get("budget", args.budget or arm_budget(agent, target)),
+                        total_timesteps=args.budget or quick.get("budget") or arm_budget(agent, target),
                         hparams=hparams,
                         eval_at_start=True,
                         init_from=pretrained if strategy else None,
