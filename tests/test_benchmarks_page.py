@@ -47,12 +47,21 @@ def test_the_classic_section_puts_rl_zoo3s_runs_of_an_env_beside_ours(
     monkeypatch.setattr(page, "RESULTS", tmp_path)
     (tmp_path / "classic").mkdir()
     (tmp_path / "zoo_baseline").mkdir()
+    older = {
+        "run_line": "`older run`",
+        "date": "2026-12-06T20:00:00+00:00",
+        "budgets": {"LunarLander-v3": {"dqn": 200_000}, "Acrobot-v1": {"dqn": 200_000}},
+        "envs": {"LunarLander-v3": {"summary": {"dqn": cell(120.0, 0)}}, "Acrobot-v1": {"summary": {}}},
+    }
     ours = {
         "run_line": "`python benchmarks/compare_sb3.py --agents dqn`",
+        "date": "2026-12-06T21:00:00+00:00",
         "budgets": {"LunarLander-v3": {"dqn": 600_000}},
         "envs": {"LunarLander-v3": {"summary": {"dqn": cell(230.0, 9)}}},
     }
-    (tmp_path / "classic" / "compare_sb3.json").write_text(json.dumps(ours))
+    (tmp_path / "classic" / "rerun").mkdir()
+    (tmp_path / "classic" / "compare_sb3.json").write_text(json.dumps(older))
+    (tmp_path / "classic" / "rerun" / "compare_sb3.json").write_text(json.dumps(ours))
     for algo, env_id in (("ppo", "LunarLander-v3"), ("dqn", "Acrobot-v1")):
         zoo = {
             "command": f"python benchmarks/zoo_baseline.py --algo {algo} --env {env_id}",
@@ -65,6 +74,7 @@ def test_the_classic_section_puts_rl_zoo3s_runs_of_an_env_beside_ours(
     text = page.page()
     table = text.split("**LunarLander-v3**")[1]
     assert "| dqn | 600,000 |" in table and "| 9/10 | 9/10 | 7/10 |" in table
+    assert "200,000" not in table and "`older run`" not in text  # the rerun supersedes the older cell
     assert "| rl-zoo3 ppo | 1,000,000 |" in table and "| 6/10 | 9/10 | 7/10 |" in table
     assert "rl-zoo3 dqn |" not in table  # its run is of another env
     assert "`python benchmarks/zoo_baseline.py --algo ppo --env LunarLander-v3`; 2 cores" in text
