@@ -233,13 +233,14 @@ def classic_section(ours: Sequence[dict[str, Any]]) -> str:
     newest run's cell, as a rerun after a preset changed supersedes the older one) beside rl-zoo3's runs
     of the env (zoo_baseline's files)."""
     zoo = [json.loads(path.read_text()) for path in sorted((RESULTS / "zoo_baseline").glob("*.json"))]
-    newest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     reports = sorted(ours, key=lambda report: report["date"])
-    for index, report in enumerate(reports):
-        for env_id, env in report["envs"].items():
-            for label in env["summary"]:
-                newest[(env_id, label)] = (index, report)
-    shown = sorted({index for index, _ in newest.values()})
+    newest = {  # (env id, agent) -> the index of the newest report with that cell
+        (env_id, label): index
+        for index, report in enumerate(reports)
+        for env_id, env in report["envs"].items()
+        for label in env["summary"]
+    }
+    shown = sorted(set(newest.values()))
     lines = [
         *(reports[index]["run_line"] for index in shown),
         *(f"`{z['command']}`; {z['machine_line']}" for z in zoo),
@@ -249,8 +250,12 @@ def classic_section(ours: Sequence[dict[str, Any]]) -> str:
     for env_id in dict.fromkeys(env_id for env_id, _ in newest):
         rule = criterion(env_id)
         cells = [
-            (label, report["budgets"][env_id][label], report["envs"][env_id]["summary"][label])
-            for (env, label), (_, report) in newest.items()
+            (
+                label,
+                reports[index]["budgets"][env_id][label],
+                reports[index]["envs"][env_id]["summary"][label],
+            )
+            for (env, label), index in newest.items()
             if env == env_id
         ]
         cells += [
